@@ -1,0 +1,391 @@
+//! Every templated string: it parses, and every name it reads is defined where it is used.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::check_pointer;
+use super::index::{DefId, Index};
+use super::needs::Need;
+use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::model::Catalog;
+use crate::model::shapes::ForEach;
+use crate::template::{self, BUILTINS};
+use crate::workspace::LoadedCatalog;
+
+pub const ENV_FIELDS: &[&str] = &["environment", "topology", "providers"];
+
+/// Names visible at one place in a catalog.
+#[derive(Default)]
+struct Scope {
+    loop_vars: Vec<String>,
+    params: Option<Vec<String>>,
+    /// check local id → capture names, for the checks this one needs.
+    checks: Option<HashMap<String, Vec<String>>>,
+    /// repair step id → capture names, for the steps before this one.
+    steps: Option<HashMap<String, Vec<String>>>,
+}
+
+pub fn check(
+    cats: &[LoadedCatalog],
+    ci: usize,
+    index: &Index,
+    needs: &HashMap<DefId, Vec<Need>>,
+    diags: &mut Diagnostics,
+) {
+    let c = &cats[ci];
+    let model = &c.model;
+    for (name, t) in &model.probes {
+        let scope = Scope {
+            loop_vars: vec!["item".into()],
+            params: Some(t.params.keys().cloned().collect()),
+            ..Scope::default()
+        };
+        let ptr = format!("/probes/{}", crate::source::escape_token(name));
+        if let Some(v) = c.doc.value.pointer(&ptr) {
+            walk(c, &scope, v, &ptr, diags);
+        }
+    }
+    for (gi, g) in model.groups.iter().enumerate() {
+        for (ki, k) in g.checks.iter().enumerate() {
+            let d = DefId {
+                cat: ci,
+                group: gi,
+                check: ki,
+            };
+            let mut loop_vars = vec!["item".to_string()];
+            if let Some(ForEach::Matrix(m)) = &k.for_each {
+                loop_vars.extend(m.matrix.keys().cloned());
+            }
+            let mut captured: HashMap<String, Vec<String>> = HashMap::new();
+            for n in needs.get(&d).into_iter().flatten() {
+                for t in index.expand(&n.target) {
+                    let tk = &cats[t.cat].model.groups[t.group].checks[t.check];
+                    captured
+                        .entry(tk.id.clone())
+                        .or_default()
+                        .extend(tk.capture.keys().cloned());
+                }
+            }
+            let scope = Scope {
+                loop_vars,
+                checks: Some(captured),
+                ..Scope::default()
+            };
+            let base = check_pointer(d);
+            let Some(Value::Object(fields)) = c.doc.value.pointer(&base) else {
+                continue;
+            };
+            for (key, v) in fields {
+                let p = format!("{base}/{key}");
+                match key.as_str() {
+                    "id" | "capture" => {}
+                    "when" => expression(c, &scope, v, &p, diags),
+                    "for_each" => for_each(c, v, &p, diags),
+                    "repair" => repair(c, &scope, v, &p, diags),
+                    _ => walk(c, &scope, v, &p, diags),
+                }
+            }
+        }
+    }
+}
+
+/// The lists of a `for_each` see no loop variables; `exclude` and `id` see them all.
+fn for_each(c: &LoadedCatalog, v: &Value, p: &str, diags: &mut Diagnostics) {
+    let outer = Scope::default();
+    match v {
+        Value::Object(m) => {
+            let mut inner = Scope {
+                loop_vars: vec!["item".into()],
+                ..Scope::default()
+            };
+            if let Some(Value::Object(mx)) = m.get("matrix") {
+                inner.loop_vars.extend(mx.keys().cloned());
+                walk(c, &outer, &m["matrix"], &format!("{p}/matrix"), diags);
+            }
+            if let Some(Value::Array(ex)) = m.get("exclude") {
+                for (i, e) in ex.iter().enumerate() {
+                    expression(c, &inner, e, &format!("{p}/exclude/{i}"), diags);
+                }
+            }
+            if let Some(id) = m.get("id") {
+                walk(c, &inner, id, &format!("{p}/id"), diags);
+            }
+        }
+        other => walk(c, &outer, other, p, diags),
+    }
+}
+
+fn repair(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &str, diags: &mut Diagnostics) {
+    let Value::Object(m) = v else { return };
+    if let Some(g) = m.get("guard").and_then(|g| g.get("refuse_if")) {
+        expression(c, scope, g, &format!("{p}/guard/refuse_if"), diags);
+    }
+    let mut steps: HashMap<String, Vec<String>> = HashMap::new();
+    if let Some(Value::Array(list)) = m.get("steps") {
+        for (i, step) in list.iter().enumerate() {
+            let s = Scope {
+                loop_vars: scope.loop_vars.clone(),
+                checks: scope.checks.clone(),
+                steps: Some(steps.clone()),
+                params: None,
+            };
+            let sp = format!("{p}/steps/{i}");
+            if let Value::Object(fields) = step {
+                for (k, fv) in fields {
+                    if k != "id" && k != "capture" {
+                        walk(c, &s, fv, &format!("{sp}/{k}"), diags);
+                    }
+                }
+                if let Some(id) = fields.get("id").and_then(Value::as_str) {
+                    let caps = fields
+                        .get("capture")
+                        .and_then(Value::as_object)
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
+                    steps.insert(id.to_string(), caps);
+                }
+            }
+        }
+    }
+}
+
+fn walk(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &str, diags: &mut Diagnostics) {
+    match v {
+        Value::String(s) if template::is_template(s) => match template::names(s) {
+            Ok(names) => check_names(c, scope, &names, s, p, diags),
+            Err(e) => syntax(c, &e, p, diags),
+        },
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| walk(c, scope, x, &format!("{p}/{i}"), diags)),
+        Value::Object(m) => m.iter().for_each(|(k, x)| {
+            walk(
+                c,
+                scope,
+                x,
+                &format!("{p}/{}", crate::source::escape_token(k)),
+                diags,
+            )
+        }),
+        _ => {}
+    }
+}
+
+fn expression(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &str, diags: &mut Diagnostics) {
+    let Some(s) = v.as_str() else { return };
+    match template::expression_names(s) {
+        Ok(names) => check_names(c, scope, &names, s, p, diags),
+        Err(e) => syntax(c, &e, p, diags),
+    }
+}
+
+fn syntax(c: &LoadedCatalog, e: &minijinja::Error, p: &str, diags: &mut Diagnostics) {
+    let detail = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
+    diags.push(
+        Diagnostic::error(
+            Code::TemplateSyntax,
+            format!("template does not parse: {detail}"),
+        )
+        .at(&c.doc.source, c.doc.spans.value_span(p))
+        .label("in this template"),
+    );
+}
+
+fn check_names(
+    c: &LoadedCatalog,
+    scope: &Scope,
+    names: &BTreeSet<String>,
+    text: &str,
+    p: &str,
+    diags: &mut Diagnostics,
+) {
+    for name in names {
+        if let Some((code, msg, help)) = problem(&c.model, scope, name) {
+            let span = narrow(c, p, name);
+            let mut d = Diagnostic::error(code, msg)
+                .at(&c.doc.source, span)
+                .label("not defined here");
+            if let Some(h) = help {
+                d = d.help(h);
+            }
+            let _ = text;
+            diags.push(d);
+        }
+    }
+}
+
+/// The problem with one dotted name, if any: (code, message, help).
+fn problem(model: &Catalog, scope: &Scope, name: &str) -> Option<(Code, String, Option<String>)> {
+    let mut parts = name.split('.');
+    let root = parts.next().unwrap_or_default();
+    let second = parts.next();
+    let third = parts.next();
+    let undefined = |what: String, known: Vec<&str>, field: &str| {
+        let help = match did_you_mean(field, known.iter().copied()) {
+            Some(s) => Some(format!("did you mean `{s}`?")),
+            None if known.is_empty() => None,
+            None => Some(format!("defined here: {}", known.join(", "))),
+        };
+        Some((Code::UndefinedName, what, help))
+    };
+    match root {
+        r if BUILTINS.contains(&r) => None,
+        r if scope.loop_vars.iter().any(|v| v == r) => None,
+        "vars" => {
+            let f = second?;
+            if model.vars.contains_key(f) {
+                return None;
+            }
+            undefined(
+                format!("undefined var `vars.{f}`"),
+                model.vars.keys().map(String::as_str).collect(),
+                f,
+            )
+            .map(|(c, m, h)| {
+                (
+                    c,
+                    m,
+                    h.or(Some(format!(
+                        "declare it under `vars:` in catalog `{}`",
+                        model.catalog
+                    ))),
+                )
+            })
+        }
+        "secrets" => {
+            let f = second?;
+            if model.secrets.contains_key(f) {
+                return None;
+            }
+            undefined(
+                format!("undefined secret `secrets.{f}`"),
+                model.secrets.keys().map(String::as_str).collect(),
+                f,
+            )
+        }
+        "env" => {
+            let f = second?;
+            if ENV_FIELDS.contains(&f) {
+                return None;
+            }
+            undefined(format!("undefined name `env.{f}`"), ENV_FIELDS.to_vec(), f)
+        }
+        "params" => match &scope.params {
+            None => Some((
+                Code::UndefinedName,
+                "`params` is only defined inside probe templates".into(),
+                Some("pass values to a template with `with:` and read them there".into()),
+            )),
+            Some(ps) => {
+                let f = second?;
+                if ps.iter().any(|p| p == f) {
+                    return None;
+                }
+                undefined(
+                    format!("undefined parameter `params.{f}`"),
+                    ps.iter().map(String::as_str).collect(),
+                    f,
+                )
+                .map(|(_, m, h)| {
+                    (
+                        Code::UnknownParameter,
+                        m,
+                        h.or(Some("declare it under the template's `params:`".into())),
+                    )
+                })
+            }
+        },
+        "checks" => {
+            let Some(caps) = &scope.checks else {
+                return Some((
+                    Code::UnknownCapture,
+                    "captures are only visible to checks".into(),
+                    None,
+                ));
+            };
+            let id = second?;
+            let Some(names) = caps.get(id) else {
+                let known: Vec<&str> = caps.keys().map(String::as_str).collect();
+                return undefined(
+                    format!("`checks.{id}` is not a check this one needs"),
+                    known,
+                    id,
+                )
+                .map(|(_, m, h)| {
+                    (
+                        Code::UnknownCapture,
+                        m,
+                        h.or(Some(format!("add `{id}` to `needs` to read its captures"))),
+                    )
+                });
+            };
+            let cap = third?;
+            if names.iter().any(|n| n == cap) {
+                return None;
+            }
+            undefined(
+                format!("check `{id}` captures no `{cap}`"),
+                names.iter().map(String::as_str).collect(),
+                cap,
+            )
+            .map(|(_, m, h)| (Code::UnknownCapture, m, h))
+        }
+        "steps" => {
+            let Some(steps) = &scope.steps else {
+                return Some((
+                    Code::UndefinedName,
+                    "`steps` is only defined inside repair steps".into(),
+                    None,
+                ));
+            };
+            let id = second?;
+            let Some(names) = steps.get(id) else {
+                return undefined(
+                    format!("no earlier repair step `{id}`"),
+                    steps.keys().map(String::as_str).collect(),
+                    id,
+                );
+            };
+            let cap = third?;
+            if names.iter().any(|n| n == cap) {
+                return None;
+            }
+            undefined(
+                format!("step `{id}` captures no `{cap}`"),
+                names.iter().map(String::as_str).collect(),
+                cap,
+            )
+        }
+        other => {
+            let mut known = vec!["vars", "secrets", "env", "item", "checks"];
+            known.extend(scope.loop_vars.iter().map(String::as_str));
+            if scope.params.is_some() {
+                known.push("params");
+            }
+            if scope.steps.is_some() {
+                known.push("steps");
+            }
+            undefined(format!("undefined name `{other}`"), known, other)
+        }
+    }
+}
+
+/// Narrows a value's span to where `name` is written inside it, when it can be found.
+fn narrow(c: &LoadedCatalog, p: &str, name: &str) -> std::ops::Range<usize> {
+    let span = c.doc.spans.value_span(p);
+    let text = c.doc.source.text.get(span.clone()).unwrap_or_default();
+    let mut parts: Vec<&str> = name.split('.').collect();
+    while !parts.is_empty() {
+        let probe = parts.join(".");
+        if let Some(i) = text.find(&probe) {
+            return span.start + i..span.start + i + probe.len();
+        }
+        parts.pop();
+    }
+    span
+}

@@ -1,0 +1,17 @@
+//! labcert: certify a test lab before a release is qualified on it.
+
+pub mod cli;
+pub mod diag;
+pub mod exit;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod source;
+
+pub use cli::run;
+pub mod analyze;
+pub mod graph;
+pub mod plan;
+pub mod template;
+pub mod validate;
+pub mod workspace;

@@ -1,0 +1,62 @@
+//! Repair: ordered steps that may write, a guard that refuses, verification by the check itself.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::duration::Duration;
+use super::expect::Expect;
+use super::probe::Probe;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Repair {
+    pub guard: Option<Guard>,
+    pub steps: Vec<RepairStep>,
+    /// Wait this long after the last step before verifying.
+    pub settle: Option<Duration>,
+    /// Checks whose earlier results this repair invalidates; they run again after it.
+    #[serde(default)]
+    pub reruns: Vec<String>,
+}
+
+/// When repair must be refused, e.g. the bridge carries the node's management address.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    /// An expression; when it is true, the repair is refused.
+    pub refuse_if: String,
+    /// Why, recorded in the ledger.
+    pub reason: String,
+}
+
+/// One repair step: a probe (which may write), or a wait for a Proxmox VE task.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepairStep {
+    /// Later steps read this step's captures as `steps.<id>.<name>`.
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub probe: Option<Probe>,
+    /// Wait for a PVE task (UPID) until it stops; its exit status must be `OK`.
+    pub pve_task: Option<PveTask>,
+    /// Values taken from this step's result (JMESPath).
+    #[serde(default)]
+    pub capture: IndexMap<String, String>,
+    /// What this step's own result must satisfy for the repair to go on.
+    #[serde(default)]
+    pub expect: Vec<Expect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PveTask {
+    /// The probe template that reaches the PVE API (called with `path`).
+    pub api: String,
+    /// The UPID to wait for, usually `{{ steps.<id>.upid }}`.
+    pub upid: String,
+    /// How long to wait (default 5m).
+    pub timeout: Option<Duration>,
+    /// Poll interval (default 2s).
+    pub every: Option<Duration>,
+}

@@ -1,0 +1,42 @@
+//! A topology: which catalogs run for a lab, for which providers, with what inputs.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::catalog::Provider;
+use super::duration::Duration;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "labcert topology")]
+pub struct Topology {
+    /// Editor hint; ignored by labcert.
+    #[serde(rename = "$schema")]
+    pub schema: Option<String>,
+    /// Topology name, as given to `--topology`.
+    pub topology: String,
+    pub description: Option<String>,
+    /// Providers certified when `--providers` is not given (default: those of the catalogs).
+    #[serde(default)]
+    pub providers: Vec<Provider>,
+    /// The catalogs this topology runs, by catalog id, each with its inputs.
+    pub catalogs: IndexMap<String, Binding>,
+    /// Longest validity a manifest for this topology may be given (default 24h).
+    pub max_valid_for: Option<Duration>,
+    /// Directory of recorded probe exchanges replayed by default (relative to this file).
+    pub replay: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// Catalog file, relative to the catalog root (default: `<id>.yaml`, `.yml` or `.toml`).
+    pub file: Option<String>,
+    #[serde(default)]
+    pub vars: IndexMap<String, Value>,
+    /// Secret references: `env:NAME`, `file:PATH` or `command:CMD`. Never a literal.
+    #[serde(default)]
+    pub secrets: IndexMap<String, String>,
+}

@@ -1,0 +1,182 @@
+//! Templated strings (minijinja, strict undefined): names they use, and rendering to native values.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use minijinja::value::{Kwargs, Serde, Value as MjValue};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+
+/// Names minijinja provides itself; never "undefined" in a catalog.
+pub const BUILTINS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "debug",
+    "loop",
+    "true",
+    "false",
+    "none",
+];
+
+/// The shared environment: strict undefined, plus the filters catalogs need.
+pub fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_filter("with", with);
+        env
+    })
+}
+
+/// `{{ read.data | with(bridge_vlan_aware=1) }}`: a copy of a map with some keys set.
+fn with(base: MjValue, kwargs: Kwargs) -> Result<MjValue, Error> {
+    let mut map: serde_json::Map<String, Value> = match serde_json::to_value(&base) {
+        Ok(Value::Object(m)) => m,
+        Ok(Value::Null) => serde_json::Map::new(),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "`with` applies to a map",
+            ));
+        }
+    };
+    for key in kwargs.args() {
+        let v: MjValue = kwargs.get(key)?;
+        map.insert(
+            key.to_string(),
+            serde_json::to_value(&v).unwrap_or(Value::Null),
+        );
+    }
+    kwargs.assert_all_used()?;
+    Ok(MjValue::from(Serde(Value::Object(map))))
+}
+
+/// A JSON value as a template context.
+pub fn to_ctx(v: Value) -> MjValue {
+    MjValue::from(Serde(v))
+}
+
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// The inner expression when the whole string is one `{{ … }}`: rendered natively, not as text.
+fn whole_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%"))
+        .then_some(inner.trim())
+}
+
+/// Expressions (`when`, `exclude`, guards) may be written bare or inside `{{ }}`.
+fn expression_text(s: &str) -> &str {
+    whole_expression(s).unwrap_or(s.trim())
+}
+
+/// Dotted names a template reads (`vars.url`, `item`), or its syntax error.
+pub fn names(s: &str) -> Result<BTreeSet<String>, Error> {
+    let env = env();
+    let set = match whole_expression(s) {
+        Some(e) => env.compile_expression(e)?.undeclared_variables(true),
+        None => env.template_from_str(s)?.undeclared_variables(true),
+    };
+    Ok(set.into_iter().collect())
+}
+
+/// Dotted names an expression reads.
+pub fn expression_names(s: &str) -> Result<BTreeSet<String>, Error> {
+    Ok(env()
+        .compile_expression(expression_text(s))?
+        .undeclared_variables(true)
+        .into_iter()
+        .collect())
+}
+
+/// Renders a string; a lone `{{ expr }}` keeps the expression's type (a list stays a list).
+pub fn render(s: &str, ctx: &MjValue) -> Result<Value, Error> {
+    if !is_template(s) {
+        return Ok(Value::String(s.to_string()));
+    }
+    let env = env();
+    if let Some(e) = whole_expression(s) {
+        let v = env.compile_expression(e)?.eval(ctx)?;
+        if v.is_undefined() {
+            return Err(Error::new(
+                ErrorKind::UndefinedError,
+                format!("`{e}` is undefined"),
+            ));
+        }
+        return serde_json::to_value(&v)
+            .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()));
+    }
+    env.render_str(s, ctx).map(Value::String)
+}
+
+/// Evaluates an expression to a truth value.
+pub fn truthy(s: &str, ctx: &MjValue) -> Result<bool, Error> {
+    let v = env().compile_expression(expression_text(s))?.eval(ctx)?;
+    if v.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("`{}` is undefined", expression_text(s)),
+        ));
+    }
+    Ok(v.is_true())
+}
+
+/// Renders every string inside a JSON value.
+pub fn render_value(v: &Value, ctx: &MjValue) -> Result<Value, Error> {
+    Ok(match v {
+        Value::String(s) => render(s, ctx)?,
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| render_value(x, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(m) => {
+            let mut out = serde_json::Map::with_capacity(m.len());
+            for (k, x) in m {
+                out.insert(k.clone(), render_value(x, ctx)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_and_text_rendering() {
+        let ctx = to_ctx(serde_json::json!({"vars": {"nodes": ["a", "b"], "n": 2}}));
+        assert_eq!(
+            render("{{ vars.nodes }}", &ctx).unwrap(),
+            serde_json::json!(["a", "b"])
+        );
+        assert_eq!(
+            render("n={{ vars.n }}", &ctx).unwrap(),
+            serde_json::json!("n=2")
+        );
+        assert!(render("{{ vars.missing }}", &ctx).is_err());
+        assert!(render("x {{ vars.missing }}", &ctx).is_err());
+        assert!(truthy("vars.n == 2", &ctx).unwrap());
+        let names = names("{{ vars.url }}/x/{{ item.iface }}").unwrap();
+        assert!(names.contains("vars.url") && names.contains("item.iface"));
+    }
+
+    #[test]
+    fn with_filter_merges() {
+        let ctx = to_ctx(serde_json::json!({"d": {"a": 1}}));
+        assert_eq!(
+            render("{{ d | with(b=2) }}", &ctx).unwrap(),
+            serde_json::json!({"a": 1, "b": 2})
+        );
+    }
+}
