@@ -17,7 +17,8 @@ pub struct Set {
 }
 
 /// Loads `paths` plus the root's catalogs (only those not already given, and quietly).
-pub fn load_set(paths: &[PathBuf], root: &Path, diags: &mut Diagnostics) -> Set {
+/// With `quiet`, problems in root catalogs the user did not name are not reported.
+pub fn load_set(paths: &[PathBuf], root: &Path, quiet: bool, diags: &mut Diagnostics) -> Set {
     let files = workspace::discover(paths, diags);
     let mut set = Set {
         catalogs: Vec::new(),
@@ -37,14 +38,18 @@ pub fn load_set(paths: &[PathBuf], root: &Path, diags: &mut Diagnostics) -> Set 
         .map(|c| c.model.catalog.clone())
         .collect();
     if root.is_dir() {
-        let mut quiet = Diagnostics::default();
-        for f in workspace::discover(&[root.to_path_buf()], &mut quiet) {
+        let mut hidden = Diagnostics::default();
+        for f in workspace::discover(&[root.to_path_buf()], &mut hidden) {
             if set.requested.contains(&f) || f.components().any(|c| c.as_os_str() == "topologies") {
                 continue;
             }
-            if let Some(Loaded::Catalog(c)) = workspace::load(&f, &mut quiet)
+            let sink = if quiet { &mut hidden } else { &mut *diags };
+            if let Some(Loaded::Catalog(c)) = workspace::load(&f, sink)
                 && !given.contains(&c.model.catalog)
             {
+                if !quiet {
+                    set.requested.insert(f);
+                }
                 set.catalogs.push(c);
             }
         }
@@ -59,7 +64,7 @@ pub fn run(paths: &[PathBuf], root: &Path) -> i32 {
         paths.to_vec()
     };
     let mut diags = Diagnostics::default();
-    let set = load_set(&paths, root, &mut diags);
+    let set = load_set(&paths, root, true, &mut diags);
     let mut found = Diagnostics::default();
     analyze::analyze(&set.catalogs, &mut found);
     let by_id: HashMap<&str, &LoadedCatalog> = set

@@ -13,7 +13,7 @@ use crate::diag::Diagnostics;
 use crate::workspace::LoadedCatalog;
 
 pub use index::{DefId, Index, Target};
-pub use needs::Need;
+pub use needs::{Need, name as index_name};
 
 /// What analysis learned that planning reuses.
 pub struct Analysis {

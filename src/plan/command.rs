@@ -1,3 +1,76 @@
-pub fn run(_a: &crate::cli::PlanArgs, _r: &std::path::Path) -> i32 {
-    2
+//! `labcert plan`: validate, then plan and print.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::build::{Request, build};
+use super::inputs::Overrides;
+use super::render;
+use crate::analyze;
+use crate::cli::{PlanArgs, PlanFormat};
+use crate::diag::{Code, Diagnostic, Diagnostics, render as render_diag};
+use crate::exit;
+use crate::validate::load_set;
+use crate::workspace::{self, LoadedCatalog};
+
+pub fn run(args: &PlanArgs, root: &Path) -> i32 {
+    let mut diags = Diagnostics::default();
+    let plan = plan(args, root, &mut diags);
+    for d in diags.iter().filter(|d| !d.is_error() || plan.is_none()) {
+        eprintln!("{}", render_diag(d));
+    }
+    let Some(plan) = plan else {
+        eprintln!(
+            "plan: {} error{}; nothing planned",
+            diags.error_count(),
+            if diags.error_count() == 1 { "" } else { "s" }
+        );
+        return exit::INVALID;
+    };
+    let out = match args.format {
+        PlanFormat::Text => render::text(&plan),
+        PlanFormat::Json => render::json(&plan),
+        PlanFormat::Mermaid => render::mermaid(&plan),
+        PlanFormat::Dot => render::dot(&plan),
+    };
+    print!("{out}");
+    exit::OK
+}
+
+/// Loads, validates and plans; `None` when there are errors (all of them in `diags`).
+pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<super::Plan> {
+    let Some(topo_path) = workspace::find_topology(root, &args.topology) else {
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownTopology,
+                format!("topology `{}` not found", args.topology),
+            )
+            .help(format!(
+                "looked for {}/topologies/{}.{{yaml,yml,toml}}; pass a name there or a path",
+                root.display(),
+                args.topology
+            )),
+        );
+        return None;
+    };
+    let overrides = Overrides::read(&args.vars, &args.vars_files, diags);
+    let set = load_set(&[topo_path], root, false, diags);
+    let topo = set.topologies.into_iter().next();
+    let analysis = analyze::analyze(&set.catalogs, diags);
+    let topo = topo?;
+    let by_id: HashMap<&str, &LoadedCatalog> = set
+        .catalogs
+        .iter()
+        .map(|c| (c.model.catalog.as_str(), c))
+        .collect();
+    analyze::topology::check(&topo, &by_id, diags);
+    if diags.has_errors() {
+        return None;
+    }
+    let req = Request {
+        providers: &args.providers,
+        environment: args.environment.as_deref(),
+        overrides: &overrides,
+    };
+    build(&set.catalogs, &analysis, &topo, &req, diags)
 }

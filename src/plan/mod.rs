@@ -1,1 +1,94 @@
+//! Planning: a topology's catalogs, expanded and rendered into a DAG of concrete checks,
+//! ordered in waves. No network access; secrets stay masked.
+
+pub mod build;
 pub mod command;
+mod expand;
+pub mod inputs;
+pub mod render;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::probe::ClassifyRule;
+use crate::model::shapes::{Poll, RetryLong};
+use crate::model::{Class, Severity};
+
+/// The documented, stable JSON shape of `labcert plan --format json` (see README).
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub plan_version: u32,
+    pub topology: String,
+    pub environment: Option<String>,
+    /// Selected providers, sorted.
+    pub providers: Vec<String>,
+    pub catalogs: Vec<PlanCatalog>,
+    /// Indexes into `checks`, one list per wave; a wave needs only earlier waves.
+    pub waves: Vec<Vec<usize>>,
+    pub checks: Vec<Planned>,
+    /// Every input that is missing, at once (`catalog: vars.name`).
+    pub missing_requirements: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanCatalog {
+    pub id: String,
+    pub provider: String,
+    pub file: String,
+    pub selected: bool,
+}
+
+/// What the plan expects to happen to a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "reason")]
+pub enum State {
+    /// Will be probed.
+    Planned,
+    /// Will not run: not selected, `when` false, or needs something skipped.
+    Skipped(String),
+    /// Will be blocked before probing: a missing requirement or a blocked dependency.
+    Blocked(String),
+}
+
+#[derive(Debug, Serialize)]
+pub struct Planned {
+    /// `catalog.group.check` or `catalog.group.check[instance]`.
+    pub id: String,
+    pub catalog: String,
+    pub group: String,
+    pub check: String,
+    pub instance: Option<String>,
+    pub title: String,
+    pub severity: Severity,
+    pub class: Class,
+    #[serde(flatten)]
+    pub state: State,
+    pub wave: Option<usize>,
+    /// Ids of the checks this one needs.
+    pub needs: Vec<String>,
+    #[serde(skip)]
+    pub need_index: Vec<usize>,
+    /// The rendered probe: `{kind, use?, spec}`.
+    pub probe: Value,
+    pub expect: Vec<Value>,
+    pub capture: IndexMap<String, Value>,
+    pub timeout: String,
+    pub retry: Option<RetryLong>,
+    pub poll: Option<Poll>,
+    pub concurrency: Option<String>,
+    pub classify: Vec<ClassifyRule>,
+    /// The repair that would run if the check failed (only with `certify --repair`).
+    pub repair: Option<Value>,
+    /// `file:line` of the check's definition.
+    pub source: String,
+}
+
+impl Plan {
+    pub fn count(&self, pred: impl Fn(&State) -> bool) -> usize {
+        self.checks.iter().filter(|c| pred(&c.state)).count()
+    }
+}

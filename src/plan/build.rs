@@ -1,0 +1,806 @@
+//! Building a plan from validated catalogs and a topology.
+
+use std::collections::{BTreeSet, HashMap};
+
+use indexmap::IndexMap;
+use minijinja::Value as MjValue;
+use serde_json::{Map, Value, json};
+
+use super::expand::{self, Instance};
+use super::inputs::Overrides;
+use super::{PLAN_VERSION, Plan, PlanCatalog, Planned, State};
+use crate::analyze::{Analysis, DefId, check_pointer};
+use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::model::probe::Probe;
+use crate::model::{Catalog, Provider};
+use crate::template::{self, to_ctx};
+use crate::workspace::{LoadedCatalog, LoadedTopology};
+
+const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
+/// What the user asked for.
+pub struct Request<'a> {
+    pub providers: &'a [String],
+    pub environment: Option<&'a str>,
+    pub overrides: &'a Overrides,
+}
+
+/// One catalog as the plan sees it.
+struct Scope {
+    cat: usize,
+    selected: bool,
+    /// `vars`, `secrets` (masked) and `env`.
+    base: Map<String, Value>,
+    missing: BTreeSet<String>,
+}
+
+pub fn build(
+    cats: &[LoadedCatalog],
+    analysis: &Analysis,
+    topo: &LoadedTopology,
+    req: &Request<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Plan> {
+    let t = &topo.model;
+    let providers = providers(cats, analysis, topo, req, diags)?;
+    let env = json!({
+        "environment": req.environment.unwrap_or(""),
+        "topology": t.topology,
+        "providers": providers,
+    });
+    let mut scopes: Vec<Scope> = Vec::new();
+    for (id, binding) in &t.catalogs {
+        let Some(&ci) = analysis.index.catalogs.get(id) else {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownCatalog,
+                    format!("topology `{}` names unknown catalog `{id}`", t.topology),
+                )
+                .at(
+                    &topo.doc.source,
+                    topo.doc.spans.key_span(&format!("/catalogs/{id}")),
+                ),
+            );
+            continue;
+        };
+        let m = &cats[ci].model;
+        let selected = m.provider == Provider::Reachability
+            || providers.iter().any(|p| p == m.provider.as_str());
+        let overrides = req.overrides.vars.get(id);
+        let mut vars = Map::new();
+        let mut missing = BTreeSet::new();
+        for (name, decl) in &m.vars {
+            let v = overrides
+                .and_then(|o| o.get(name))
+                .or_else(|| binding.vars.get(name))
+                .or(decl.default.as_ref());
+            match v {
+                Some(v) => {
+                    vars.insert(name.clone(), v.clone());
+                }
+                None => {
+                    missing.insert(format!("vars.{name}"));
+                }
+            }
+        }
+        for name in overrides.into_iter().flat_map(|o| o.keys()) {
+            if !m.vars.contains_key(name) {
+                let mut d = Diagnostic::error(
+                    Code::BadOverride,
+                    format!("--var {id}.{name}: catalog `{id}` declares no var `{name}`"),
+                );
+                if let Some(s) = did_you_mean(name, m.vars.keys().map(String::as_str)) {
+                    d = d.help(format!("did you mean `{id}.{s}`?"));
+                }
+                diags.push(d);
+            }
+        }
+        let mut secrets = Map::new();
+        for (name, decl) in &m.secrets {
+            if binding.secrets.contains_key(name) || decl.default.is_some() {
+                secrets.insert(name.clone(), Value::String(format!("<secret:{name}>")));
+            } else {
+                missing.insert(format!("secrets.{name}"));
+            }
+        }
+        let mut base = Map::new();
+        base.insert("vars".into(), Value::Object(vars));
+        base.insert("secrets".into(), Value::Object(secrets));
+        base.insert("env".into(), env.clone());
+        scopes.push(Scope {
+            cat: ci,
+            selected,
+            base,
+            missing,
+        });
+    }
+    for id in req.overrides.vars.keys() {
+        if !t.catalogs.contains_key(id) {
+            diags.push(Diagnostic::error(
+                Code::BadOverride,
+                format!(
+                    "--var {id}.…: topology `{}` has no catalog `{id}`",
+                    t.topology
+                ),
+            ));
+        }
+    }
+    if diags.has_errors() {
+        return None;
+    }
+
+    // Instances, in catalog order.
+    let mut checks: Vec<Planned> = Vec::new();
+    let mut contexts: Vec<Map<String, Value>> = Vec::new();
+    let mut defs: Vec<DefId> = Vec::new();
+    let mut by_def: HashMap<DefId, Vec<usize>> = HashMap::new();
+    for scope in &scopes {
+        let c = &cats[scope.cat];
+        for (gi, g) in c.model.groups.iter().enumerate() {
+            for (ki, k) in g.checks.iter().enumerate() {
+                let d = DefId {
+                    cat: scope.cat,
+                    group: gi,
+                    check: ki,
+                };
+                let uses = if scope.missing.is_empty() {
+                    BTreeSet::new()
+                } else {
+                    inputs_used(c, d)
+                };
+                let lacking: Vec<&String> = scope.missing.intersection(&uses).collect();
+                let mut base = scope.base.clone();
+                base.insert("checks".into(), capture_placeholders(cats, analysis, d));
+                let (instances, early) = if !scope.selected {
+                    (
+                        vec![single()],
+                        Some(State::Skipped(format!(
+                            "provider {} not selected",
+                            c.model.provider.as_str()
+                        ))),
+                    )
+                } else if !lacking.is_empty() {
+                    let names: Vec<String> = lacking
+                        .iter()
+                        .map(|l| format!("{}: {l}", c.model.catalog))
+                        .collect();
+                    (
+                        vec![single()],
+                        Some(State::Blocked(format!(
+                            "missing_requirement: {}",
+                            names.join(", ")
+                        ))),
+                    )
+                } else {
+                    match expand::expand(k.for_each.as_ref(), &base) {
+                        Ok(list) => (list, None),
+                        Err(e) => {
+                            diags.push(located(
+                                c,
+                                &format!("{}/for_each", check_pointer(d)),
+                                Code::UndefinedName,
+                                e,
+                            ));
+                            continue;
+                        }
+                    }
+                };
+                for inst in instances {
+                    let mut ctx = base.clone();
+                    ctx.extend(inst.bindings.clone());
+                    let mut p = planned(c, d, &inst, &ctx, early.clone(), diags);
+                    p.need_index.clear();
+                    by_def.entry(d).or_default().push(checks.len());
+                    checks.push(p);
+                    contexts.push(ctx);
+                    defs.push(d);
+                }
+            }
+        }
+    }
+
+    // Edges.
+    for i in 0..checks.len() {
+        let d = defs[i];
+        let mut need_index = Vec::new();
+        let mut outside = Vec::new();
+        for n in analysis.needs.get(&d).into_iter().flatten() {
+            for td in analysis.index.expand(&n.target) {
+                let Some(list) = by_def.get(&td) else {
+                    outside.push(crate::analyze::index_name(cats, td));
+                    continue;
+                };
+                match &n.selector {
+                    None => need_index.extend(list.iter().copied().filter(|&j| j != i)),
+                    Some(sel) => {
+                        let want = match template::render(
+                            sel,
+                            &to_ctx(Value::Object(contexts[i].clone())),
+                        ) {
+                            Ok(Value::String(s)) => s,
+                            Ok(v) => v.to_string(),
+                            Err(e) => {
+                                diags.push(located(
+                                    &cats[n.cat],
+                                    &n.pointer,
+                                    Code::UndefinedName,
+                                    format!("instance selector `[{sel}]`: {e}"),
+                                ));
+                                continue;
+                            }
+                        };
+                        match list
+                            .iter()
+                            .find(|&&j| checks[j].instance.as_deref() == Some(want.as_str()))
+                        {
+                            Some(&j) => need_index.push(j),
+                            None if checks[i].state != State::Planned => {}
+                            None => diags.push(located(
+                                &cats[n.cat],
+                                &n.pointer,
+                                Code::UnknownNeed,
+                                format!(
+                                    "`{}` needs instance `[{want}]`, which does not exist",
+                                    checks[i].id
+                                ),
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        need_index.sort_unstable();
+        need_index.dedup();
+        if !outside.is_empty() && checks[i].state == State::Planned {
+            checks[i].state = State::Skipped(format!(
+                "needs {}, whose catalog is not in topology {}",
+                outside.join(", "),
+                t.topology
+            ));
+        }
+        checks[i].needs = need_index.iter().map(|&j| checks[j].id.clone()).collect();
+        checks[i].need_index = need_index;
+    }
+    if diags.has_errors() {
+        return None;
+    }
+
+    let edges: Vec<(usize, usize)> = checks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.need_index.iter().map(move |&j| (i, j)))
+        .collect();
+    let order = crate::graph::waves(checks.len(), &edges).ok()?;
+    for wave in &order {
+        for &i in wave {
+            if checks[i].state != State::Planned {
+                continue;
+            }
+            let first_bad = checks[i]
+                .need_index
+                .iter()
+                .map(|&j| (j, &checks[j].state))
+                .find(|(_, s)| **s != State::Planned)
+                .map(|(j, s)| (j, s.clone()));
+            if let Some((j, s)) = first_bad {
+                let dep = checks[j].id.clone();
+                checks[i].state = match s {
+                    State::Skipped(_) => State::Skipped(format!("needs {dep}, which is skipped")),
+                    _ => State::Blocked(format!("dependency {dep} would be blocked")),
+                };
+            }
+        }
+    }
+    let live: Vec<(usize, usize)> = edges
+        .iter()
+        .copied()
+        .filter(|&(a, b)| {
+            checks[a].state != State::Skipped(String::new())
+                && !matches!(checks[a].state, State::Skipped(_))
+                && !matches!(checks[b].state, State::Skipped(_))
+        })
+        .collect();
+    let waves_all = crate::graph::waves(checks.len(), &live).ok()?;
+    let mut waves = Vec::new();
+    for w in waves_all {
+        let w: Vec<usize> = w
+            .into_iter()
+            .filter(|&i| !matches!(checks[i].state, State::Skipped(_)))
+            .collect();
+        if !w.is_empty() {
+            for &i in &w {
+                checks[i].wave = Some(waves.len() + 1);
+            }
+            waves.push(w);
+        }
+    }
+    let mut missing: Vec<String> = scopes
+        .iter()
+        .filter(|s| s.selected)
+        .flat_map(|s| {
+            s.missing
+                .iter()
+                .map(move |m| format!("{}: {m}", cats[s.cat].model.catalog))
+        })
+        .collect();
+    missing.sort();
+    Some(Plan {
+        plan_version: PLAN_VERSION,
+        topology: t.topology.clone(),
+        environment: req.environment.map(str::to_string),
+        providers,
+        catalogs: scopes
+            .iter()
+            .map(|s| PlanCatalog {
+                id: cats[s.cat].model.catalog.clone(),
+                provider: cats[s.cat].model.provider.as_str().into(),
+                file: cats[s.cat].doc.source.path.display().to_string(),
+                selected: s.selected,
+            })
+            .collect(),
+        waves,
+        checks,
+        missing_requirements: missing,
+    })
+}
+
+fn single() -> Instance {
+    Instance {
+        suffix: None,
+        bindings: Map::new(),
+    }
+}
+
+fn providers(
+    cats: &[LoadedCatalog],
+    analysis: &Analysis,
+    topo: &LoadedTopology,
+    req: &Request<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Vec<String>> {
+    let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+    let mut out: Vec<String> = if !req.providers.is_empty() {
+        req.providers
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()
+    } else if !topo.model.providers.is_empty() {
+        topo.model
+            .providers
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect()
+    } else {
+        topo.model
+            .catalogs
+            .keys()
+            .filter_map(|id| analysis.index.catalogs.get(id))
+            .map(|&ci| cats[ci].model.provider)
+            .filter(|p| *p != Provider::Reachability)
+            .map(|p| p.as_str().to_string())
+            .collect()
+    };
+    let mut ok = true;
+    for p in &out {
+        if !known.contains(&p.as_str()) {
+            ok = false;
+            let mut d = Diagnostic::error(
+                Code::InvalidValue,
+                format!("--providers: unknown provider `{p}`"),
+            );
+            d = match did_you_mean(p, known.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("known providers: {}", known.join(", "))),
+            };
+            diags.push(d);
+        }
+    }
+    out.sort();
+    out.dedup();
+    ok.then_some(out)
+}
+
+/// `checks.<id>.<capture>` placeholders for what a check needs.
+fn capture_placeholders(cats: &[LoadedCatalog], analysis: &Analysis, d: DefId) -> Value {
+    let mut m = Map::new();
+    for n in analysis.needs.get(&d).into_iter().flatten() {
+        for t in analysis.index.expand(&n.target) {
+            let k = &cats[t.cat].model.groups[t.group].checks[t.check];
+            let entry = m
+                .entry(k.id.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(caps) = entry {
+                for cap in k.capture.keys() {
+                    caps.insert(
+                        cap.clone(),
+                        Value::String(format!("<capture:checks.{}.{cap}>", k.id)),
+                    );
+                }
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// `vars.x` / `secrets.x` names a check reads, directly or through its probe template.
+fn inputs_used(c: &LoadedCatalog, d: DefId) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut strings = Vec::new();
+    if let Some(v) = c.doc.value.pointer(&check_pointer(d)) {
+        collect_strings(v, &mut strings);
+    }
+    let k = &c.model.groups[d.group].checks[d.check];
+    if let Some(t) = k.probe.uses.as_ref().and_then(|u| {
+        c.doc
+            .value
+            .pointer(&format!("/probes/{}", crate::source::escape_token(u)))
+    }) {
+        collect_strings(t, &mut strings);
+    }
+    for s in strings {
+        if let Ok(names) = template::names(s) {
+            for n in names {
+                let mut parts = n.splitn(3, '.');
+                if let (Some(root @ ("vars" | "secrets")), Some(f)) = (parts.next(), parts.next()) {
+                    out.insert(format!("{root}.{f}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) if template::is_template(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+fn located(c: &LoadedCatalog, ptr: &str, code: Code, msg: String) -> Diagnostic {
+    Diagnostic::error(code, msg)
+        .at(&c.doc.source, c.doc.spans.value_span(ptr))
+        .label("while planning this")
+}
+
+/// Renders one instance of a check. Rendering errors are diagnostics at the check.
+fn planned(
+    c: &LoadedCatalog,
+    d: DefId,
+    inst: &Instance,
+    ctx: &Map<String, Value>,
+    early: Option<State>,
+    diags: &mut Diagnostics,
+) -> Planned {
+    let m = &c.model;
+    let g = &m.groups[d.group];
+    let k = &g.checks[d.check];
+    let id = match &inst.suffix {
+        Some(s) => format!("{}.{}.{}[{s}]", m.catalog, g.id, k.id),
+        None => format!("{}.{}.{}", m.catalog, g.id, k.id),
+    };
+    let template = k.probe.uses.as_ref().and_then(|u| m.probes.get(u));
+    let timeout = k
+        .timeout
+        .or(k.probe.timeout)
+        .or(template.and_then(|t| t.timeout))
+        .or(g.defaults.timeout)
+        .or(m.defaults.timeout)
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| {
+            crate::model::duration::Duration(std::time::Duration::from_millis(DEFAULT_TIMEOUT_MS))
+                .to_string()
+        });
+    let retry = k
+        .retry
+        .clone()
+        .or(k.probe.retry.clone())
+        .or(template.and_then(|t| t.retry.clone()))
+        .or(g.defaults.retry.clone())
+        .or(m.defaults.retry.clone())
+        .map(|r| r.0);
+    let concurrency = k
+        .concurrency
+        .clone()
+        .or(k.probe.concurrency.clone())
+        .or(template.and_then(|t| t.concurrency.clone()))
+        .or(g.defaults.concurrency.clone())
+        .or(m.defaults.concurrency.clone());
+    let mut classify = k.probe.classify.clone();
+    classify.extend(template.map(|t| t.classify.clone()).unwrap_or_default());
+    let (line, _) = c
+        .doc
+        .source
+        .line_col(c.doc.spans.value_span(&check_pointer(d)).start);
+    let mut p = Planned {
+        id,
+        catalog: m.catalog.clone(),
+        group: g.id.clone(),
+        check: k.id.clone(),
+        instance: inst.suffix.clone(),
+        title: k.title.clone().unwrap_or_else(|| k.id.clone()),
+        severity: k
+            .severity
+            .or(g.defaults.severity)
+            .or(m.defaults.severity)
+            .unwrap_or_default(),
+        class: k
+            .class
+            .or(g.defaults.class)
+            .or(m.defaults.class)
+            .unwrap_or_default(),
+        state: State::Planned,
+        wave: None,
+        needs: Vec::new(),
+        need_index: Vec::new(),
+        probe: Value::Null,
+        expect: Vec::new(),
+        capture: IndexMap::new(),
+        timeout,
+        retry,
+        poll: k.poll.clone(),
+        concurrency,
+        classify,
+        repair: None,
+        source: format!("{}:{line}", c.doc.source.path.display()),
+    };
+    if let Some(s) = early {
+        p.state = s;
+        return p;
+    }
+    let mctx = to_ctx(Value::Object(ctx.clone()));
+    let base = check_pointer(d);
+    let mut fail = |ptr: String, e: minijinja::Error| {
+        diags.push(located(
+            c,
+            &ptr,
+            Code::UndefinedName,
+            format!("cannot render `{}`: {e}", p_id(m, g, k, inst)),
+        ));
+    };
+    if let Some(w) = &k.when {
+        match template::truthy(w, &mctx) {
+            Ok(true) => {}
+            Ok(false) => {
+                p.state = State::Skipped(format!("when `{w}` is false"));
+                return p;
+            }
+            Err(e) => fail(format!("{base}/when"), e),
+        }
+    }
+    if let Some(t) = template::render(&title_src(k), &mctx)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+    {
+        p.title = t;
+    }
+    match probe(m, &k.probe, ctx, false) {
+        Ok(v) => p.probe = v,
+        Err(e) => fail(format!("{base}/probe"), e),
+    }
+    for (i, e) in k.expect.iter().enumerate() {
+        match template::render_value(&compact(serde_json::to_value(e).unwrap_or_default()), &mctx) {
+            Ok(v) => p.expect.push(v),
+            Err(err) => fail(format!("{base}/expect/{i}"), err),
+        }
+    }
+    for (name, q) in &k.capture {
+        match template::render(q, &mctx) {
+            Ok(v) => {
+                p.capture.insert(name.clone(), v);
+            }
+            Err(err) => fail(format!("{base}/capture/{name}"), err),
+        }
+    }
+    if let Some(r) = &k.repair {
+        p.repair = Some(repair(m, r, ctx));
+    }
+    p
+}
+
+fn p_id(m: &Catalog, g: &crate::model::Group, k: &crate::model::Check, inst: &Instance) -> String {
+    match &inst.suffix {
+        Some(s) => format!("{}.{}.{}[{s}]", m.catalog, g.id, k.id),
+        None => format!("{}.{}.{}", m.catalog, g.id, k.id),
+    }
+}
+
+fn title_src(k: &crate::model::Check) -> String {
+    k.title.clone().unwrap_or_else(|| k.id.clone())
+}
+
+/// Renders a probe, resolving `use` against the catalog's templates. `lenient` keeps
+/// strings that cannot be rendered yet (repair steps reading earlier steps' results).
+fn probe(
+    m: &Catalog,
+    pr: &Probe,
+    ctx: &Map<String, Value>,
+    lenient: bool,
+) -> Result<Value, minijinja::Error> {
+    let mctx = to_ctx(Value::Object(ctx.clone()));
+    let render = |v: &Value, c: &MjValue| {
+        if lenient {
+            Ok(render_lenient(v, c))
+        } else {
+            template::render_value(v, c)
+        }
+    };
+    let (kind, spec, used) = match pr
+        .uses
+        .as_ref()
+        .and_then(|u| m.probes.get(u).map(|t| (u, t)))
+    {
+        Some((name, t)) => {
+            let mut params = Map::new();
+            for (pn, decl) in &t.params {
+                if let Some(d) = &decl.default {
+                    params.insert(pn.clone(), d.clone());
+                }
+            }
+            for (pn, v) in &pr.with {
+                params.insert(pn.clone(), render(v, &mctx)?);
+            }
+            let mut inner = ctx.clone();
+            inner.insert("params".into(), Value::Object(params));
+            let (kind, raw) = kind_spec(
+                t.http.as_ref(),
+                t.command.as_ref(),
+                t.ssh.as_ref(),
+                t.tcp.as_ref(),
+                t.dns.as_ref(),
+            );
+            (
+                kind,
+                render(&raw, &to_ctx(Value::Object(inner)))?,
+                Some(name.clone()),
+            )
+        }
+        None => {
+            let (kind, raw) = kind_spec(
+                pr.http.as_ref(),
+                pr.command.as_ref(),
+                pr.ssh.as_ref(),
+                pr.tcp.as_ref(),
+                pr.dns.as_ref(),
+            );
+            (kind, render(&raw, &mctx)?, None)
+        }
+    };
+    let mut out = Map::new();
+    out.insert("kind".into(), Value::String(kind.into()));
+    if let Some(u) = used {
+        out.insert("use".into(), Value::String(u));
+    }
+    out.insert("spec".into(), spec);
+    Ok(Value::Object(out))
+}
+
+fn kind_spec(
+    http: Option<&crate::model::probe::Http>,
+    command: Option<&crate::model::probe::Command>,
+    ssh: Option<&crate::model::probe::Ssh>,
+    tcp: Option<&crate::model::probe::Tcp>,
+    dns: Option<&crate::model::probe::Dns>,
+) -> (&'static str, Value) {
+    let to = |v: Result<Value, serde_json::Error>| compact(v.unwrap_or_default());
+    if let Some(h) = http {
+        ("http", to(serde_json::to_value(h)))
+    } else if let Some(c) = command {
+        ("command", to(serde_json::to_value(c)))
+    } else if let Some(s) = ssh {
+        ("ssh", to(serde_json::to_value(s)))
+    } else if let Some(t) = tcp {
+        ("tcp", to(serde_json::to_value(t)))
+    } else if let Some(d) = dns {
+        ("dns", to(serde_json::to_value(d)))
+    } else {
+        ("none", Value::Null)
+    }
+}
+
+fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Map<String, Value>) -> Value {
+    // Earlier steps' results are unknown before the run: show them as placeholders.
+    let mut ctx = ctx.clone();
+    let mut steps_ph = Map::new();
+    for s in &r.steps {
+        if let Some(id) = &s.id {
+            let caps: Map<String, Value> = s
+                .capture
+                .keys()
+                .map(|c| {
+                    (
+                        c.clone(),
+                        Value::String(format!("<capture:steps.{id}.{c}>")),
+                    )
+                })
+                .collect();
+            steps_ph.insert(id.clone(), Value::Object(caps));
+        }
+    }
+    ctx.insert("steps".into(), Value::Object(steps_ph));
+    let ctx = &ctx;
+    let mctx = to_ctx(Value::Object(ctx.clone()));
+    let mut steps = Vec::new();
+    for s in &r.steps {
+        let mut step = Map::new();
+        if let Some(id) = &s.id {
+            step.insert("id".into(), Value::String(id.clone()));
+        }
+        if let Some(t) = &s.title {
+            step.insert("title".into(), Value::String(t.clone()));
+        }
+        if let Some(p) = &s.probe {
+            step.insert(
+                "probe".into(),
+                probe(m, p, ctx, true).unwrap_or(Value::Null),
+            );
+        }
+        if let Some(t) = &s.pve_task {
+            step.insert(
+                "pve_task".into(),
+                render_lenient(&compact(serde_json::to_value(t).unwrap_or_default()), &mctx),
+            );
+        }
+        if !s.capture.is_empty() {
+            step.insert(
+                "capture".into(),
+                serde_json::to_value(&s.capture).unwrap_or_default(),
+            );
+        }
+        steps.push(Value::Object(step));
+    }
+    let mut out = Map::new();
+    if let Some(g) = &r.guard {
+        // The guard usually reads only vars and items, so the plan can already tell.
+        let refused = template::truthy(&g.refuse_if, &mctx).ok();
+        out.insert(
+            "guard".into(),
+            json!({"refuse_if": g.refuse_if, "reason": g.reason, "refused": refused}),
+        );
+    }
+    out.insert("steps".into(), Value::Array(steps));
+    if let Some(s) = r.settle {
+        out.insert("settle".into(), Value::String(s.to_string()));
+    }
+    if !r.reruns.is_empty() {
+        out.insert(
+            "reruns".into(),
+            serde_json::to_value(&r.reruns).unwrap_or_default(),
+        );
+    }
+    Value::Object(out)
+}
+
+fn render_lenient(v: &Value, ctx: &MjValue) -> Value {
+    match v {
+        Value::String(s) => template::render(s, ctx).unwrap_or_else(|_| v.clone()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| render_lenient(x, ctx)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), render_lenient(x, ctx)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Drops nulls and empty collections, so rendered specs show what was written.
+pub fn compact(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| (k, compact(x)))
+                .filter(|(_, x)| {
+                    !(x.is_null()
+                        || x.as_object().is_some_and(Map::is_empty)
+                        || x.as_array().is_some_and(Vec::is_empty))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(compact).collect()),
+        other => other,
+    }
+}
