@@ -56,6 +56,15 @@ fn with(base: MjValue, kwargs: Kwargs) -> Result<MjValue, Error> {
     Ok(MjValue::from(Serde(Value::Object(map))))
 }
 
+/// A template context under construction: top-level names to values. minijinja values
+/// are shared, so cloning a context copies pointers, not data.
+pub type Ctx = std::collections::BTreeMap<String, MjValue>;
+
+/// A context as the value templates render against.
+pub fn ctx_value(ctx: &Ctx) -> MjValue {
+    MjValue::from(ctx.clone())
+}
+
 /// A JSON value as a template context.
 pub fn to_ctx(v: Value) -> MjValue {
     MjValue::from(Serde(v))

@@ -112,7 +112,7 @@ fn self_and_cycles(
     ids.sort();
     let number: HashMap<DefId, usize> = ids.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     let mut edges = Vec::new();
-    let mut origin: HashMap<(usize, usize), &Need> = HashMap::new();
+    let mut origin: Vec<&Need> = Vec::new();
     for d in &ids {
         for n in &needs[d] {
             for t in index.expand(&n.target) {
@@ -126,9 +126,8 @@ fn self_and_cycles(
                     );
                     continue;
                 }
-                let e = (number[d], number[&t]);
-                edges.push(e);
-                origin.entry(e).or_insert(n);
+                edges.push((number[d], number[&t]));
+                origin.push(n);
             }
         }
     }
@@ -139,7 +138,8 @@ fn self_and_cycles(
             .map(|&i| name(cats, ids[i]))
             .collect();
         let first = (cycle[0], cycle[1 % cycle.len()]);
-        let Some(n) = origin.get(&first) else {
+        // Cycles are rare: find the need that wrote the closing edge only when there is one.
+        let Some(n) = edges.iter().position(|e| *e == first).map(|i| origin[i]) else {
             continue;
         };
         let doc = &cats[n.cat].doc;

@@ -13,7 +13,7 @@ use crate::analyze::{Analysis, DefId, check_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::model::probe::Probe;
 use crate::model::{Catalog, Provider};
-use crate::template::{self, to_ctx};
+use crate::template::{self, Ctx, ctx_value, to_ctx};
 use crate::workspace::{LoadedCatalog, LoadedTopology};
 
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -30,7 +30,7 @@ struct Scope {
     cat: usize,
     selected: bool,
     /// `vars`, `secrets` (masked) and `env`.
-    base: Map<String, Value>,
+    base: Ctx,
     missing: BTreeSet<String>,
 }
 
@@ -103,10 +103,10 @@ pub fn build(
                 missing.insert(format!("secrets.{name}"));
             }
         }
-        let mut base = Map::new();
-        base.insert("vars".into(), Value::Object(vars));
-        base.insert("secrets".into(), Value::Object(secrets));
-        base.insert("env".into(), env.clone());
+        let mut base = Ctx::new();
+        base.insert("vars".into(), to_ctx(Value::Object(vars)));
+        base.insert("secrets".into(), to_ctx(Value::Object(secrets)));
+        base.insert("env".into(), to_ctx(env.clone()));
         scopes.push(Scope {
             cat: ci,
             selected,
@@ -131,7 +131,7 @@ pub fn build(
 
     // Instances, in catalog order.
     let mut checks: Vec<Planned> = Vec::new();
-    let mut contexts: Vec<Map<String, Value>> = Vec::new();
+    let mut contexts: Vec<Ctx> = Vec::new();
     let mut defs: Vec<DefId> = Vec::new();
     let mut by_def: HashMap<DefId, Vec<usize>> = HashMap::new();
     for scope in &scopes {
@@ -150,7 +150,7 @@ pub fn build(
                 };
                 let lacking: Vec<&String> = scope.missing.intersection(&uses).collect();
                 let mut base = scope.base.clone();
-                base.insert("checks".into(), capture_placeholders(cats, analysis, d));
+                base.insert("checks".into(), to_ctx(capture_placeholders(cats, analysis, d)));
                 let (instances, early) = if !scope.selected {
                     (
                         vec![single()],
@@ -187,7 +187,7 @@ pub fn build(
                 };
                 for inst in instances {
                     let mut ctx = base.clone();
-                    ctx.extend(inst.bindings.clone());
+                    ctx.extend(inst.bindings.iter().map(|(k, v)| (k.clone(), to_ctx(v.clone()))));
                     let mut p = planned(c, d, &inst, &ctx, early.clone(), diags);
                     p.need_index.clear();
                     by_def.entry(d).or_default().push(checks.len());
@@ -210,12 +210,15 @@ pub fn build(
                     outside.push(crate::analyze::index_name(cats, td));
                     continue;
                 };
-                match &n.selector {
+                // An instance that was never expanded (not selected, missing inputs) has no
+                // loop variables to select with: it stands for all, and so do its needs.
+                let expanded = checks[i].state == State::Planned;
+                match n.selector.as_ref().filter(|_| expanded) {
                     None => need_index.extend(list.iter().copied().filter(|&j| j != i)),
                     Some(sel) => {
                         let want = match template::render(
                             sel,
-                            &to_ctx(Value::Object(contexts[i].clone())),
+                            &ctx_value(&contexts[i]),
                         ) {
                             Ok(Value::String(s)) => s,
                             Ok(v) => v.to_string(),
@@ -234,7 +237,6 @@ pub fn build(
                             .find(|&&j| checks[j].instance.as_deref() == Some(want.as_str()))
                         {
                             Some(&j) => need_index.push(j),
-                            None if checks[i].state != State::Planned => {}
                             None => diags.push(located(
                                 &cats[n.cat],
                                 &n.pointer,
@@ -471,7 +473,7 @@ fn planned(
     c: &LoadedCatalog,
     d: DefId,
     inst: &Instance,
-    ctx: &Map<String, Value>,
+    ctx: &Ctx,
     early: Option<State>,
     diags: &mut Diagnostics,
 ) -> Planned {
@@ -551,7 +553,7 @@ fn planned(
         p.state = s;
         return p;
     }
-    let mctx = to_ctx(Value::Object(ctx.clone()));
+    let mctx = ctx_value(ctx);
     let base = check_pointer(d);
     let mut fail = |ptr: String, e: minijinja::Error| {
         diags.push(located(
@@ -617,10 +619,10 @@ fn title_src(k: &crate::model::Check) -> String {
 fn probe(
     m: &Catalog,
     pr: &Probe,
-    ctx: &Map<String, Value>,
+    ctx: &Ctx,
     lenient: bool,
 ) -> Result<Value, minijinja::Error> {
-    let mctx = to_ctx(Value::Object(ctx.clone()));
+    let mctx = ctx_value(ctx);
     let render = |v: &Value, c: &MjValue| {
         if lenient {
             Ok(render_lenient(v, c))
@@ -644,7 +646,7 @@ fn probe(
                 params.insert(pn.clone(), render(v, &mctx)?);
             }
             let mut inner = ctx.clone();
-            inner.insert("params".into(), Value::Object(params));
+            inner.insert("params".into(), to_ctx(Value::Object(params)));
             let (kind, raw) = kind_spec(
                 t.http.as_ref(),
                 t.command.as_ref(),
@@ -654,7 +656,7 @@ fn probe(
             );
             (
                 kind,
-                render(&raw, &to_ctx(Value::Object(inner)))?,
+                render(&raw, &ctx_value(&inner))?,
                 Some(name.clone()),
             )
         }
@@ -701,7 +703,7 @@ fn kind_spec(
     }
 }
 
-fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Map<String, Value>) -> Value {
+fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx) -> Value {
     // Earlier steps' results are unknown before the run: show them as placeholders.
     let mut ctx = ctx.clone();
     let mut steps_ph = Map::new();
@@ -720,9 +722,9 @@ fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Map<String, Value
             steps_ph.insert(id.clone(), Value::Object(caps));
         }
     }
-    ctx.insert("steps".into(), Value::Object(steps_ph));
+    ctx.insert("steps".into(), to_ctx(Value::Object(steps_ph)));
     let ctx = &ctx;
-    let mctx = to_ctx(Value::Object(ctx.clone()));
+    let mctx = ctx_value(ctx);
     let mut steps = Vec::new();
     for s in &r.steps {
         let mut step = Map::new();

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::shapes::{ForEach, ListSource};
-use crate::template::{self, to_ctx};
+use crate::template::{self, Ctx, ctx_value, to_ctx};
 
 /// One instance of a check: its id suffix and the loop variables it binds.
 pub struct Instance {
@@ -14,7 +14,7 @@ pub struct Instance {
 /// Expands a check's `for_each` against `base` (the context without loop variables).
 pub fn expand(
     for_each: Option<&ForEach>,
-    base: &Map<String, Value>,
+    base: &Ctx,
 ) -> Result<Vec<Instance>, String> {
     let Some(fe) = for_each else {
         return Ok(vec![Instance {
@@ -22,7 +22,7 @@ pub fn expand(
             bindings: Map::new(),
         }]);
     };
-    let ctx = to_ctx(Value::Object(base.clone()));
+    let ctx = ctx_value(base);
     let mut out = Vec::new();
     match fe {
         ForEach::List(src) => {
@@ -52,9 +52,9 @@ pub fn expand(
             }
             'combo: for combo in combos {
                 let mut full = base.clone();
-                full.extend(combo.clone());
-                full.insert("item".into(), Value::Object(combo.clone()));
-                let cctx = to_ctx(Value::Object(full));
+                full.extend(combo.iter().map(|(k, v)| (k.clone(), to_ctx(v.clone()))));
+                full.insert("item".into(), to_ctx(Value::Object(combo.clone())));
+                let cctx = ctx_value(&full);
                 for ex in &m.exclude {
                     if template::truthy(ex, &cctx).map_err(|e| format!("exclude `{ex}`: {e}"))? {
                         continue 'combo;

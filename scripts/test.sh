@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what the tests need when it
+# is missing, then checks formatting, lints, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# Tests will start real servers (sshd, dnsmasq) once the probes that talk to them land;
+# list their packages here so a fresh machine gets them.
+for pkg in; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+export CI="${CI:-true}"          # insta: never write new snapshots in a test run
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast
+else
+  cargo test --locked --no-fail-fast
+fi

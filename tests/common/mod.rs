@@ -1,0 +1,34 @@
+//! Running the real binary from the repository root, with output made stable.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `labcert ARGS` in the repository root with an empty catalog root unless one is given.
+pub fn labcert(args: &[&str]) -> Out {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labcert"));
+    cmd.current_dir(root()).env("LABCERT_CATALOGS", empty.path()).env_remove("NO_COLOR");
+    cmd.args(args);
+    let o = cmd.output().expect("run labcert");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+pub fn rel(p: &Path) -> String {
+    p.strip_prefix(root()).unwrap_or(p).display().to_string()
+}

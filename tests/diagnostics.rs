@@ -1,0 +1,63 @@
+//! One fixture per diagnostic, in YAML and in TOML: each yields its code, located, and
+//! the rendered text is a snapshot (`tests/snapshots/`).
+//!
+//! A fixture is `fixtures/diagnostics/<CODE>-<what>.{yaml,toml}`, or a directory of that
+//! name holding catalogs and `topologies/` for problems that span files.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{labcert, rel, root};
+use labcert::diag::Code;
+
+/// Codes that no single catalog file can produce, and where they are tested instead.
+const NOT_FILE_CODES: &[(&str, &str)] = &[
+    ("E001", "unreadable file: tests/cli.rs"),
+    ("E265", "--var override: tests/plan.rs"),
+    ("E266", "unknown --topology: tests/plan.rs"),
+];
+
+fn fixtures() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("fixtures/diagnostics"))
+        .expect("fixtures/diagnostics")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn each_fixture_reports_its_code_with_a_location() {
+    for path in fixtures() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let code = &name[..4];
+        let out = labcert(&["validate", &rel(&path)]);
+        let want_exit = if code.starts_with('W') { 0 } else { 2 };
+        assert_eq!(out.code, want_exit, "{name}: exit code\n{}", out.stderr);
+        assert!(out.stderr.contains(&format!("[{code}]")), "{name}: expected {code}\n{}", out.stderr);
+        let located = out.stderr.lines().any(|l| l.trim_start().starts_with("--> fixtures/diagnostics/"));
+        assert!(located || code == "E002", "{name}: no file:line:col\n{}", out.stderr);
+        insta::assert_snapshot!(name.replace('.', "_"), out.stderr);
+    }
+}
+
+#[test]
+fn every_code_has_a_yaml_and_a_toml_fixture() {
+    let names: BTreeSet<String> = fixtures().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let mut missing = Vec::new();
+    for c in Code::ALL {
+        let code = c.as_str();
+        if NOT_FILE_CODES.iter().any(|(n, _)| *n == code) {
+            continue;
+        }
+        for ext in ["yaml", "toml"] {
+            let has = names.iter().any(|n| n.starts_with(code) && (n.ends_with(&format!(".{ext}")) || (!n.contains('.') && n.ends_with(ext))));
+            if !has {
+                missing.push(format!("{code} ({ext}): {}", c.describe()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "fixtures missing:\n{}", missing.join("\n"));
+}

@@ -1,0 +1,121 @@
+//! `labcert plan`: snapshots of every format, YAML and TOML give the same plan, and the
+//! graph outputs are well formed.
+
+mod common;
+
+use common::labcert;
+
+fn plan(format_dir: &str, format: &str) -> common::Out {
+    labcert(&["--catalogs", &format!("fixtures/plan/{format_dir}"), "plan", "--topology", "lab", "--format", format])
+}
+
+/// The plan without where it came from (file paths differ between the twins).
+fn without_sources(json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
+    for c in v["checks"].as_array_mut().expect("checks") {
+        c.as_object_mut().unwrap().remove("source");
+    }
+    for c in v["catalogs"].as_array_mut().expect("catalogs") {
+        c.as_object_mut().unwrap().remove("file");
+    }
+    v
+}
+
+#[test]
+fn yaml_and_toml_catalogs_plan_the_same() {
+    let y = plan("yaml", "json");
+    let t = plan("toml", "json");
+    assert_eq!(y.code, 0, "{}", y.stderr);
+    assert_eq!(t.code, 0, "{}", t.stderr);
+    assert_eq!(without_sources(&y.stdout), without_sources(&t.stdout));
+}
+
+#[test]
+fn plan_snapshots() {
+    for format in ["text", "json", "mermaid", "dot"] {
+        let out = plan("yaml", format);
+        assert_eq!(out.code, 0, "{format}: {}", out.stderr);
+        insta::assert_snapshot!(format!("plan_{format}"), out.stdout);
+    }
+}
+
+#[test]
+fn plan_orders_needs_before_dependents_and_masks_secrets() {
+    let out = plan("yaml", "json");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    let wave_of = |id: &str| checks.iter().find(|c| c["id"] == id).and_then(|c| c["wave"].as_u64()).unwrap();
+    for c in checks {
+        for n in c["needs"].as_array().unwrap() {
+            assert!(wave_of(n.as_str().unwrap()) < c["wave"].as_u64().unwrap(), "{} after {n}", c["id"]);
+        }
+    }
+    assert!(out.stdout.contains("PVEAPIToken=<secret:token>"), "secret shown masked");
+    // The matrix exclusion keeps vmbr2 on pve2 only: 2 nodes × 2 bridges + 1.
+    let vlan = checks.iter().filter(|c| c["check"] == "vlan-aware").count();
+    assert_eq!(vlan, 5);
+    let refused = checks.iter().filter(|c| c["repair"]["guard"]["refused"] == true).count();
+    assert_eq!(refused, 2, "the management bridge's repair is refused on both nodes");
+}
+
+#[test]
+fn mermaid_is_a_well_formed_flowchart() {
+    let out = plan("yaml", "mermaid");
+    let text = out.stdout;
+    assert!(text.starts_with("flowchart LR\n"));
+    let mut depth = 0i32;
+    let mut nodes = std::collections::HashSet::new();
+    for line in text.lines().skip(1) {
+        let l = line.trim();
+        if l.starts_with("subgraph ") {
+            depth += 1;
+        } else if l == "end" {
+            depth -= 1;
+            assert!(depth >= 0, "unbalanced end");
+        } else if let Some((from, to)) = l.split_once(" --> ") {
+            assert!(nodes.contains(from) && nodes.contains(to), "edge to undeclared node: {l}");
+        } else if let Some((id, rest)) = l.split_once('[') {
+            assert!(rest.starts_with('"') && rest.ends_with("\"]"), "node label quoted: {l}");
+            assert!(!rest[1..rest.len() - 2].contains('"'), "no raw quotes in labels: {l}");
+            nodes.insert(id.to_string());
+        } else {
+            assert!(l.starts_with("classDef ") || l.starts_with("class "), "unexpected line: {l}");
+        }
+    }
+    assert_eq!(depth, 0);
+    assert_eq!(nodes.len(), 10);
+}
+
+#[test]
+fn missing_inputs_block_only_their_checks_and_are_listed_together() {
+    let out = labcert(&[
+        "--catalogs",
+        "fixtures/plan/yaml",
+        "plan",
+        "--topology",
+        "lab",
+        "--var",
+        "lab.url=https://pve9.lab.test:8006",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("pve9.lab.test"), "--var overrides the topology");
+    let bad = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "lab", "--var", "lab.ur=x"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("[E265]") && bad.stderr.contains("did you mean `lab.url`"), "{}", bad.stderr);
+    let none = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "nope"]);
+    assert_eq!(none.code, 2);
+    assert!(none.stderr.contains("[E266]"), "{}", none.stderr);
+}
+
+#[test]
+fn unselected_providers_are_skipped() {
+    let out = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "lab", "--providers", "aws", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["state"] == "skipped"));
+    let typo = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "lab", "--providers", "pvee"]);
+    assert_eq!(typo.code, 2);
+    assert!(typo.stderr.contains("did you mean `pve`"), "{}", typo.stderr);
+}
