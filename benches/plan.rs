@@ -29,9 +29,16 @@ fn catalog() -> String {
             let _ = writeln!(s, "      - id: c{c}");
             if c > 0 {
                 let _ = writeln!(s, "        needs: [c{}]", c - 1);
-                let _ = writeln!(s, "        probe: {{ use: api, with: {{ path: \"/g{g}/c{c}?after={{{{ checks.c{}.v }}}}\" }} }}", c - 1);
+                let _ = writeln!(
+                    s,
+                    "        probe: {{ use: api, with: {{ path: \"/g{g}/c{c}?after={{{{ checks.c{}.v }}}}\" }} }}",
+                    c - 1
+                );
             } else {
-                let _ = writeln!(s, "        probe: {{ use: api, with: {{ path: \"/g{g}/c{c}\" }} }}");
+                let _ = writeln!(
+                    s,
+                    "        probe: {{ use: api, with: {{ path: \"/g{g}/c{c}\" }} }}"
+                );
             }
             s.push_str("        expect: [ { status: 200 }, { query: data.value, ge: 1 } ]\n        capture: { v: data.value }\n");
         }
@@ -59,7 +66,12 @@ fn main() {
     if std::env::var("PHASES").is_ok() {
         let mut d = Diagnostics::default();
         let t = Instant::now();
-        let set = labcert::validate::load_set(&[dir.path().join("topologies/big.yaml")], dir.path(), false, &mut d);
+        let set = labcert::validate::load_set(
+            &[dir.path().join("topologies/big.yaml")],
+            dir.path(),
+            false,
+            &mut d,
+        );
         eprintln!("load {:?}", t.elapsed());
         let t = Instant::now();
         let _a = labcert::analyze::analyze(&set.catalogs, &mut d);
@@ -72,7 +84,11 @@ fn main() {
         let plan = labcert::plan::command::plan(&args, dir.path(), &mut diags).expect("plans");
         times.push(start.elapsed());
         assert_eq!(plan.checks.len(), GROUPS * PER_GROUP);
-        assert_eq!(plan.waves.len(), GROUPS * PER_GROUP, "a chain of 10,000 needs is 10,000 waves");
+        assert_eq!(
+            plan.waves.len(),
+            GROUPS * PER_GROUP,
+            "a chain of 10,000 needs is 10,000 waves"
+        );
     }
     times.sort();
     let median = times[times.len() / 2];

@@ -27,8 +27,8 @@ pub fn load_set(paths: &[PathBuf], root: &Path, quiet: bool, diags: &mut Diagnos
     };
     for f in &files {
         match workspace::load(f, diags) {
-            Some(Loaded::Catalog(c)) => set.catalogs.push(c),
-            Some(Loaded::Topology(t)) => set.topologies.push(t),
+            Some(Loaded::Catalog(c)) => set.catalogs.push(*c),
+            Some(Loaded::Topology(t)) => set.topologies.push(*t),
             None => {}
         }
     }
@@ -50,7 +50,7 @@ pub fn load_set(paths: &[PathBuf], root: &Path, quiet: bool, diags: &mut Diagnos
                 if !quiet {
                     set.requested.insert(f);
                 }
-                set.catalogs.push(c);
+                set.catalogs.push(*c);
             }
         }
     }

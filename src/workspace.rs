@@ -24,8 +24,8 @@ pub struct LoadedTopology {
 }
 
 pub enum Loaded {
-    Catalog(LoadedCatalog),
-    Topology(LoadedTopology),
+    Catalog(Box<LoadedCatalog>),
+    Topology(Box<LoadedTopology>),
 }
 
 /// Every catalog/topology file under `paths` (directories are searched recursively), sorted.
@@ -109,11 +109,10 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
     let mut value = doc.value.clone();
     schema::prune(&mut value, bad);
     let typed = match kind {
-        Kind::Catalog => {
-            serde_json::from_value(value).map(|model| Loaded::Catalog(LoadedCatalog { doc, model }))
-        }
+        Kind::Catalog => serde_json::from_value(value)
+            .map(|model| Loaded::Catalog(Box::new(LoadedCatalog { doc, model }))),
         Kind::Topology => serde_json::from_value(value)
-            .map(|model| Loaded::Topology(LoadedTopology { doc, model })),
+            .map(|model| Loaded::Topology(Box::new(LoadedTopology { doc, model }))),
     };
     match typed {
         Ok(l) => Some(l),
@@ -128,9 +127,9 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
 fn kind_of(v: &Value, path: &Path) -> Option<Kind> {
     if v.get("catalog").is_some() {
         Some(Kind::Catalog)
-    } else if v.get("topology").is_some() {
-        Some(Kind::Topology)
-    } else if path.components().any(|c| c.as_os_str() == "topologies") {
+    } else if v.get("topology").is_some()
+        || path.components().any(|c| c.as_os_str() == "topologies")
+    {
         Some(Kind::Topology)
     } else if v.get("groups").is_some() {
         Some(Kind::Catalog)

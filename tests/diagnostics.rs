@@ -36,16 +36,30 @@ fn each_fixture_reports_its_code_with_a_location() {
         let out = labcert(&["validate", &rel(&path)]);
         let want_exit = if code.starts_with('W') { 0 } else { 2 };
         assert_eq!(out.code, want_exit, "{name}: exit code\n{}", out.stderr);
-        assert!(out.stderr.contains(&format!("[{code}]")), "{name}: expected {code}\n{}", out.stderr);
-        let located = out.stderr.lines().any(|l| l.trim_start().starts_with("--> fixtures/diagnostics/"));
-        assert!(located || code == "E002", "{name}: no file:line:col\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("[{code}]")),
+            "{name}: expected {code}\n{}",
+            out.stderr
+        );
+        let located = out
+            .stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("--> fixtures/diagnostics/"));
+        assert!(
+            located || code == "E002",
+            "{name}: no file:line:col\n{}",
+            out.stderr
+        );
         insta::assert_snapshot!(name.replace('.', "_"), out.stderr);
     }
 }
 
 #[test]
 fn every_code_has_a_yaml_and_a_toml_fixture() {
-    let names: BTreeSet<String> = fixtures().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: BTreeSet<String> = fixtures()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     let mut missing = Vec::new();
     for c in Code::ALL {
         let code = c.as_str();
@@ -53,11 +67,18 @@ fn every_code_has_a_yaml_and_a_toml_fixture() {
             continue;
         }
         for ext in ["yaml", "toml"] {
-            let has = names.iter().any(|n| n.starts_with(code) && (n.ends_with(&format!(".{ext}")) || (!n.contains('.') && n.ends_with(ext))));
+            let has = names.iter().any(|n| {
+                n.starts_with(code)
+                    && (n.ends_with(&format!(".{ext}")) || (!n.contains('.') && n.ends_with(ext)))
+            });
             if !has {
                 missing.push(format!("{code} ({ext}): {}", c.describe()));
             }
         }
     }
-    assert!(missing.is_empty(), "fixtures missing:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "fixtures missing:\n{}",
+        missing.join("\n")
+    );
 }

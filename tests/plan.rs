@@ -6,7 +6,15 @@ mod common;
 use common::labcert;
 
 fn plan(format_dir: &str, format: &str) -> common::Out {
-    labcert(&["--catalogs", &format!("fixtures/plan/{format_dir}"), "plan", "--topology", "lab", "--format", format])
+    labcert(&[
+        "--catalogs",
+        &format!("fixtures/plan/{format_dir}"),
+        "plan",
+        "--topology",
+        "lab",
+        "--format",
+        format,
+    ])
 }
 
 /// The plan without where it came from (file paths differ between the twins).
@@ -44,18 +52,37 @@ fn plan_orders_needs_before_dependents_and_masks_secrets() {
     let out = plan("yaml", "json");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let checks = v["checks"].as_array().unwrap();
-    let wave_of = |id: &str| checks.iter().find(|c| c["id"] == id).and_then(|c| c["wave"].as_u64()).unwrap();
+    let wave_of = |id: &str| {
+        checks
+            .iter()
+            .find(|c| c["id"] == id)
+            .and_then(|c| c["wave"].as_u64())
+            .unwrap()
+    };
     for c in checks {
         for n in c["needs"].as_array().unwrap() {
-            assert!(wave_of(n.as_str().unwrap()) < c["wave"].as_u64().unwrap(), "{} after {n}", c["id"]);
+            assert!(
+                wave_of(n.as_str().unwrap()) < c["wave"].as_u64().unwrap(),
+                "{} after {n}",
+                c["id"]
+            );
         }
     }
-    assert!(out.stdout.contains("PVEAPIToken=<secret:token>"), "secret shown masked");
+    assert!(
+        out.stdout.contains("PVEAPIToken=<secret:token>"),
+        "secret shown masked"
+    );
     // The matrix exclusion keeps vmbr2 on pve2 only: 2 nodes × 2 bridges + 1.
     let vlan = checks.iter().filter(|c| c["check"] == "vlan-aware").count();
     assert_eq!(vlan, 5);
-    let refused = checks.iter().filter(|c| c["repair"]["guard"]["refused"] == true).count();
-    assert_eq!(refused, 2, "the management bridge's repair is refused on both nodes");
+    let refused = checks
+        .iter()
+        .filter(|c| c["repair"]["guard"]["refused"] == true)
+        .count();
+    assert_eq!(
+        refused, 2,
+        "the management bridge's repair is refused on both nodes"
+    );
 }
 
 #[test]
@@ -73,13 +100,25 @@ fn mermaid_is_a_well_formed_flowchart() {
             depth -= 1;
             assert!(depth >= 0, "unbalanced end");
         } else if let Some((from, to)) = l.split_once(" --> ") {
-            assert!(nodes.contains(from) && nodes.contains(to), "edge to undeclared node: {l}");
+            assert!(
+                nodes.contains(from) && nodes.contains(to),
+                "edge to undeclared node: {l}"
+            );
         } else if let Some((id, rest)) = l.split_once('[') {
-            assert!(rest.starts_with('"') && rest.ends_with("\"]"), "node label quoted: {l}");
-            assert!(!rest[1..rest.len() - 2].contains('"'), "no raw quotes in labels: {l}");
+            assert!(
+                rest.starts_with('"') && rest.ends_with("\"]"),
+                "node label quoted: {l}"
+            );
+            assert!(
+                !rest[1..rest.len() - 2].contains('"'),
+                "no raw quotes in labels: {l}"
+            );
             nodes.insert(id.to_string());
         } else {
-            assert!(l.starts_with("classDef ") || l.starts_with("class "), "unexpected line: {l}");
+            assert!(
+                l.starts_with("classDef ") || l.starts_with("class "),
+                "unexpected line: {l}"
+            );
         }
     }
     assert_eq!(depth, 0);
@@ -100,22 +139,71 @@ fn missing_inputs_block_only_their_checks_and_are_listed_together() {
         "json",
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("pve9.lab.test"), "--var overrides the topology");
-    let bad = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "lab", "--var", "lab.ur=x"]);
+    assert!(
+        out.stdout.contains("pve9.lab.test"),
+        "--var overrides the topology"
+    );
+    let bad = labcert(&[
+        "--catalogs",
+        "fixtures/plan/yaml",
+        "plan",
+        "--topology",
+        "lab",
+        "--var",
+        "lab.ur=x",
+    ]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("[E265]") && bad.stderr.contains("did you mean `lab.url`"), "{}", bad.stderr);
-    let none = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "nope"]);
+    assert!(
+        bad.stderr.contains("[E265]") && bad.stderr.contains("did you mean `lab.url`"),
+        "{}",
+        bad.stderr
+    );
+    let none = labcert(&[
+        "--catalogs",
+        "fixtures/plan/yaml",
+        "plan",
+        "--topology",
+        "nope",
+    ]);
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("[E266]"), "{}", none.stderr);
 }
 
 #[test]
 fn unselected_providers_are_skipped() {
-    let out = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "lab", "--providers", "aws", "--format", "json"]);
+    let out = labcert(&[
+        "--catalogs",
+        "fixtures/plan/yaml",
+        "plan",
+        "--topology",
+        "lab",
+        "--providers",
+        "aws",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["state"] == "skipped"));
-    let typo = labcert(&["--catalogs", "fixtures/plan/yaml", "plan", "--topology", "lab", "--providers", "pvee"]);
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["state"] == "skipped")
+    );
+    let typo = labcert(&[
+        "--catalogs",
+        "fixtures/plan/yaml",
+        "plan",
+        "--topology",
+        "lab",
+        "--providers",
+        "pvee",
+    ]);
     assert_eq!(typo.code, 2);
-    assert!(typo.stderr.contains("did you mean `pve`"), "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains("did you mean `pve`"),
+        "{}",
+        typo.stderr
+    );
 }

@@ -6,7 +6,10 @@ use labcert::schema::{Kind, text};
 
 #[test]
 fn committed_schemas_are_fresh() {
-    for (kind, file) in [(Kind::Catalog, "schemas/catalog.schema.json"), (Kind::Topology, "schemas/topology.schema.json")] {
+    for (kind, file) in [
+        (Kind::Catalog, "schemas/catalog.schema.json"),
+        (Kind::Topology, "schemas/topology.schema.json"),
+    ] {
         let committed = std::fs::read_to_string(common::root().join(file)).unwrap_or_default();
         assert!(
             committed == text(kind),
@@ -22,5 +25,8 @@ fn schema_command_prints_the_committed_schema() {
     assert_eq!(out.code, 0);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("schema is JSON");
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
-    assert!(v["$defs"]["Check"]["properties"]["needs"].is_object(), "documents `needs`");
+    assert!(
+        v["$defs"]["Check"]["properties"]["needs"].is_object(),
+        "documents `needs`"
+    );
 }

@@ -86,7 +86,7 @@ with_matchers! {
 #[serde(untagged)]
 pub enum LengthMatch {
     Exactly(u64),
-    Matcher(Matcher),
+    Matcher(Box<Matcher>),
 }
 
 impl<'de> Deserialize<'de> for LengthMatch {
@@ -97,7 +97,7 @@ impl<'de> Deserialize<'de> for LengthMatch {
                 .map(LengthMatch::Exactly)
                 .ok_or_else(|| serde::de::Error::custom("a length must be a whole number ≥ 0")),
             v => serde_json::from_value(v)
-                .map(LengthMatch::Matcher)
+                .map(|m| LengthMatch::Matcher(Box::new(m)))
                 .map_err(serde::de::Error::custom),
         }
     }

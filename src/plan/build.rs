@@ -150,7 +150,10 @@ pub fn build(
                 };
                 let lacking: Vec<&String> = scope.missing.intersection(&uses).collect();
                 let mut base = scope.base.clone();
-                base.insert("checks".into(), to_ctx(capture_placeholders(cats, analysis, d)));
+                base.insert(
+                    "checks".into(),
+                    to_ctx(capture_placeholders(cats, analysis, d)),
+                );
                 let (instances, early) = if !scope.selected {
                     (
                         vec![single()],
@@ -187,7 +190,11 @@ pub fn build(
                 };
                 for inst in instances {
                     let mut ctx = base.clone();
-                    ctx.extend(inst.bindings.iter().map(|(k, v)| (k.clone(), to_ctx(v.clone()))));
+                    ctx.extend(
+                        inst.bindings
+                            .iter()
+                            .map(|(k, v)| (k.clone(), to_ctx(v.clone()))),
+                    );
                     let mut p = planned(c, d, &inst, &ctx, early.clone(), diags);
                     p.need_index.clear();
                     by_def.entry(d).or_default().push(checks.len());
@@ -216,10 +223,7 @@ pub fn build(
                 match n.selector.as_ref().filter(|_| expanded) {
                     None => need_index.extend(list.iter().copied().filter(|&j| j != i)),
                     Some(sel) => {
-                        let want = match template::render(
-                            sel,
-                            &ctx_value(&contexts[i]),
-                        ) {
+                        let want = match template::render(sel, &ctx_value(&contexts[i])) {
                             Ok(Value::String(s)) => s,
                             Ok(v) => v.to_string(),
                             Err(e) => {
@@ -616,12 +620,7 @@ fn title_src(k: &crate::model::Check) -> String {
 
 /// Renders a probe, resolving `use` against the catalog's templates. `lenient` keeps
 /// strings that cannot be rendered yet (repair steps reading earlier steps' results).
-fn probe(
-    m: &Catalog,
-    pr: &Probe,
-    ctx: &Ctx,
-    lenient: bool,
-) -> Result<Value, minijinja::Error> {
+fn probe(m: &Catalog, pr: &Probe, ctx: &Ctx, lenient: bool) -> Result<Value, minijinja::Error> {
     let mctx = ctx_value(ctx);
     let render = |v: &Value, c: &MjValue| {
         if lenient {
@@ -654,11 +653,7 @@ fn probe(
                 t.tcp.as_ref(),
                 t.dns.as_ref(),
             );
-            (
-                kind,
-                render(&raw, &ctx_value(&inner))?,
-                Some(name.clone()),
-            )
+            (kind, render(&raw, &ctx_value(&inner))?, Some(name.clone()))
         }
         None => {
             let (kind, raw) = kind_spec(

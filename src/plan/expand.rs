@@ -12,10 +12,7 @@ pub struct Instance {
 }
 
 /// Expands a check's `for_each` against `base` (the context without loop variables).
-pub fn expand(
-    for_each: Option<&ForEach>,
-    base: &Ctx,
-) -> Result<Vec<Instance>, String> {
+pub fn expand(for_each: Option<&ForEach>, base: &Ctx) -> Result<Vec<Instance>, String> {
     let Some(fe) = for_each else {
         return Ok(vec![Instance {
             suffix: None,

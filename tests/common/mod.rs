@@ -19,7 +19,9 @@ pub struct Out {
 pub fn labcert(args: &[&str]) -> Out {
     let empty = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_labcert"));
-    cmd.current_dir(root()).env("LABCERT_CATALOGS", empty.path()).env_remove("NO_COLOR");
+    cmd.current_dir(root())
+        .env("LABCERT_CATALOGS", empty.path())
+        .env_remove("NO_COLOR");
     cmd.args(args);
     let o = cmd.output().expect("run labcert");
     Out {
