@@ -82,3 +82,34 @@ fn every_code_has_a_yaml_and_a_toml_fixture() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn literal_secrets_are_starred_out_of_diagnostics() {
+    for f in [
+        "E240-literal-secret.yaml",
+        "E240-literal-secret.toml",
+        "E240-literal-secret-in-topology-yaml",
+        "E241-invalid-secret-ref.yaml",
+    ] {
+        let path = root().join("fixtures/diagnostics").join(f);
+        let text = if path.is_dir() {
+            std::fs::read_to_string(path.join("topologies/lab.yaml")).unwrap()
+        } else {
+            std::fs::read_to_string(&path).unwrap()
+        };
+        let out = labcert(&["validate", &rel(&path)]);
+        assert!(out.stderr.contains("[E24"), "{f}: {}", out.stderr);
+        // Every quoted value the fixture marks as secret must be absent from the output.
+        for secret in ["3f0c2a9e", "PVE_TOKEN"]
+            .iter()
+            .filter(|s| text.contains(**s))
+        {
+            let shown = out
+                .stderr
+                .lines()
+                .filter(|l| l.contains(" | "))
+                .any(|l| l.contains(secret));
+            assert!(!shown, "{f}: `{secret}` leaked into\n{}", out.stderr);
+        }
+    }
+}

@@ -408,10 +408,14 @@ fn jmespath(cx: &mut Ctx<'_>, q: &str, ptr: &str) {
     if let Err(e) = jmespath::compile(q) {
         cx.err(
             Code::InvalidJmespath,
-            format!("invalid JMESPath query `{q}`: {}", e.reason),
+            format!(
+                "invalid JMESPath query `{q}`: {}",
+                e.reason.to_string().replace("nud token", "token")
+            ),
             ptr,
             "does not parse",
-            Some("quote keys with dashes: data.\"lifecycle-state\"".into()),
+            q.contains('-')
+                .then(|| "quote keys with dashes: data.\"lifecycle-state\"".into()),
         );
     }
 }

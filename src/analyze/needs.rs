@@ -118,11 +118,19 @@ fn self_and_cycles(
             for t in index.expand(&n.target) {
                 if t == *d {
                     let doc = &cats[n.cat].doc;
+                    let help = if n.pointer.contains("/checks/") {
+                        "a check cannot wait for itself; name the check it really depends on"
+                    } else {
+                        "a group cannot need itself or one of its own checks; name a check of another group"
+                    };
                     diags.push(
-                        Diagnostic::error(Code::SelfDependency, format!("`{}` needs itself", name(cats, *d)))
-                            .at(&doc.source, doc.spans.value_span(&n.pointer))
-                            .label("this makes the check depend on itself")
-                            .help("a group cannot need itself or one of its own checks; name the other check instead"),
+                        Diagnostic::error(
+                            Code::SelfDependency,
+                            format!("`{}` needs itself", name(cats, *d)),
+                        )
+                        .at(&doc.source, doc.spans.value_span(&n.pointer))
+                        .label("this makes the check depend on itself")
+                        .help(help),
                     );
                     continue;
                 }

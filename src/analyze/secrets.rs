@@ -1,6 +1,6 @@
 //! Secrets are references (`env:`, `file:`, `command:`), never literals.
 
-use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::load::Document;
 use crate::template::is_template;
 use crate::workspace::LoadedCatalog;
@@ -55,12 +55,18 @@ pub fn check_ref(doc: &Document, text: &str, ptr: &str, diags: &mut Diagnostics)
             .at(&doc.source, span)
             .label("a secret value must not be written here")
             .help("refer to it instead: `env:NAME`, `file:/path/to/secret` or `command:pass show lab/token`")
+            .redacted()
     } else {
         let scheme = text.split_once(':').map(|(s, _)| s).unwrap_or_default();
         let mut d = Diagnostic::error(code, format!("invalid secret reference `{}`", mask(text)))
             .at(&doc.source, span)
-            .label("not a usable reference");
-        d = match did_you_mean(scheme, SCHEMES.iter().copied()).filter(|s| *s != scheme) {
+            .label("not a usable reference")
+            .redacted();
+        let close = SCHEMES
+            .iter()
+            .copied()
+            .find(|s| strsim::damerau_levenshtein(s, scheme) <= 2);
+        d = match close.filter(|s| *s != scheme) {
             Some(s) => d.help(format!("did you mean `{s}:`?")),
             None => d.help("use `env:NAME` (letters, digits, `_`), `file:PATH` or `command:CMD`"),
         };
@@ -116,7 +122,8 @@ fn literal_headers(doc: &Document, v: &serde_json::Value, ptr: String, diags: &m
                             .label("a credential written into the catalog")
                             .help(
                                 "declare it under `secrets:` and write `{{ secrets.<name> }}` here",
-                            ),
+                            )
+                            .redacted(),
                         );
                     }
                     _ => literal_headers(doc, x, p, diags),

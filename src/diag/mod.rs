@@ -28,6 +28,8 @@ pub struct Diagnostic {
     /// Short text under the caret.
     pub label: String,
     pub help: Option<String>,
+    /// The span may hold a secret: the source line is shown with it starred out.
+    pub redact: bool,
 }
 
 impl Diagnostic {
@@ -40,6 +42,7 @@ impl Diagnostic {
             span: 0..0,
             label: String::new(),
             help: None,
+            redact: false,
         }
     }
 
@@ -63,6 +66,11 @@ impl Diagnostic {
 
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn redacted(mut self) -> Diagnostic {
+        self.redact = true;
         self
     }
 

@@ -14,14 +14,37 @@ pub fn render(d: &Diagnostic) -> String {
     let _ = writeln!(out, "{sev}[{}]: {}", d.code.as_str(), d.message);
     if let Some(src) = &d.source {
         let (line, col) = src.line_col(d.span.start);
-        let text = src.line_text(line);
+        let raw = src.line_text(line);
+        let (end_line, end_col) = src.line_col(d.span.end.max(d.span.start));
+        // A literal secret must not reach logs through the quoted source line.
+        let text: String = if d.redact {
+            let stop = if end_line == line {
+                end_col
+            } else {
+                usize::MAX
+            };
+            raw.chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i + 1 >= col
+                        && i + 1 < stop
+                        && !matches!(c, '"' | '\'' | ' ' | ',' | '}' | ']')
+                    {
+                        '*'
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        } else {
+            raw.to_string()
+        };
         let gutter = line.to_string().len();
         let pad = " ".repeat(gutter);
         let _ = writeln!(out, "{pad}--> {}:{line}:{col}", src.path.display());
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{line} | {text}");
         // Underline the span on this line only; a multi-line span is marked to the line end.
-        let (end_line, end_col) = src.line_col(d.span.end.max(d.span.start));
         let line_chars = text.chars().count();
         let width = if end_line == line {
             end_col.saturating_sub(col)

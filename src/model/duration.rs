@@ -42,8 +42,14 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            "" => return Err(format!("`{}` has no unit", &t)),
-            other => return Err(format!("unknown unit `{other}`")),
+            "" if rest.starts_with(char::is_whitespace) => {
+                return Err(format!(
+                    "no space allowed inside a duration; write `{}`",
+                    t.split_whitespace().collect::<String>()
+                ));
+            }
+            "" => return Err(format!("`{t}` has no unit; use ms, s, m, h or d")),
+            other => return Err(format!("unknown unit `{other}`; use ms, s, m, h or d")),
         };
         rest = &rest[unit..];
         total = n
