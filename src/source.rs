@@ -1,6 +1,5 @@
 //! A loaded file: its text, format, and the map from JSON pointer to source span.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -28,46 +27,114 @@ pub struct Loc {
     pub value: Range<usize>,
 }
 
-/// JSON pointer (RFC 6901) → location, for every node of a document.
+/// Where every node of a document is, as a tree mirroring the value: looked up by JSON
+/// pointer (RFC 6901) only when a diagnostic or a plan needs a location, so loading
+/// builds no pointer strings.
 #[derive(Debug, Default)]
 pub struct SpanMap {
-    map: HashMap<String, Loc>,
+    nodes: Vec<Node>,
 }
 
+#[derive(Debug)]
+struct Node {
+    loc: Loc,
+    children: Children,
+}
+
+#[derive(Debug)]
+enum Children {
+    Leaf,
+    Seq(Vec<u32>),
+    Map(Vec<(Box<str>, u32)>),
+}
+
+/// A node id in a [`SpanMap`].
+pub type NodeId = u32;
+
 impl SpanMap {
-    pub fn insert(&mut self, pointer: String, loc: Loc) {
-        self.map.insert(pointer, loc);
+    /// Adds a scalar node.
+    pub fn leaf(&mut self, loc: Loc) -> NodeId {
+        self.push(loc, Children::Leaf)
+    }
+
+    /// Adds a sequence node over already added children.
+    pub fn seq(&mut self, loc: Loc, items: Vec<NodeId>) -> NodeId {
+        self.push(loc, Children::Seq(items))
+    }
+
+    /// Adds a mapping node over already added children.
+    pub fn map(&mut self, loc: Loc, entries: Vec<(Box<str>, NodeId)>) -> NodeId {
+        self.push(loc, Children::Map(entries))
+    }
+
+    /// Marks `root` as the document's root (the last node added, by default).
+    fn root(&self) -> Option<&Node> {
+        self.nodes.last()
+    }
+
+    fn push(&mut self, loc: Loc, children: Children) -> NodeId {
+        self.nodes.push(Node { loc, children });
+        (self.nodes.len() - 1) as NodeId
+    }
+
+    /// The located node at `pointer`, or the nearest ancestor that exists, and whether it was exact.
+    fn walk(&self, pointer: &str) -> Option<(&Node, bool)> {
+        let mut node = self.root()?;
+        for raw in pointer.split('/').skip(1) {
+            let token = raw.replace("~1", "/").replace("~0", "~");
+            let next = match &node.children {
+                Children::Seq(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+                Children::Map(entries) => entries
+                    .iter()
+                    .find(|(k, _)| **k == *token)
+                    .map(|(_, id)| id),
+                Children::Leaf => None,
+            };
+            match next {
+                Some(&id) => node = &self.nodes[id as usize],
+                None => return Some((node, false)),
+            }
+        }
+        Some((node, true))
     }
 
     pub fn get(&self, pointer: &str) -> Option<&Loc> {
-        self.map.get(pointer)
+        match self.walk(pointer)? {
+            (n, true) => Some(&n.loc),
+            _ => None,
+        }
     }
 
     /// The span of the value at `pointer`, or of its nearest located ancestor.
     pub fn value_span(&self, pointer: &str) -> Range<usize> {
-        self.nearest(pointer)
-            .map(|l| l.value.clone())
+        self.walk(pointer)
+            .map(|(n, _)| n.loc.value.clone())
             .unwrap_or(0..0)
     }
 
     /// The span of the key naming `pointer`, falling back to its value.
     pub fn key_span(&self, pointer: &str) -> Range<usize> {
-        match self.map.get(pointer) {
-            Some(Loc { key: Some(k), .. }) => k.clone(),
+        match self.walk(pointer) {
+            Some((
+                Node {
+                    loc: Loc { key: Some(k), .. },
+                    ..
+                },
+                true,
+            )) => k.clone(),
             _ => self.value_span(pointer),
         }
     }
 
-    fn nearest(&self, pointer: &str) -> Option<&Loc> {
-        let mut p = pointer;
-        loop {
-            if let Some(l) = self.map.get(p) {
-                return Some(l);
-            }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => return None,
-            }
+    /// The key span recorded for a node.
+    pub fn key_of(&self, id: NodeId) -> Option<&Range<usize>> {
+        self.nodes.get(id as usize)?.loc.key.as_ref()
+    }
+
+    /// Sets the key span of a node (loaders learn it from the parent mapping).
+    pub fn set_key(&mut self, id: NodeId, key: Range<usize>) {
+        if let Some(n) = self.nodes.get_mut(id as usize) {
+            n.loc.key = Some(key);
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Templated strings (minijinja, strict undefined): names they use, and rendering to native values.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use minijinja::value::{Kwargs, Serde, Value as MjValue};
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior};
 use serde_json::Value;
 
 /// Names minijinja provides itself; never "undefined" in a catalog.
@@ -87,20 +89,80 @@ fn expression_text(s: &str) -> &str {
     whole_expression(s).unwrap_or(s.trim())
 }
 
+/// A compiled expression; the environment is `'static`, so compiled forms can be kept.
+type Compiled = Rc<Expression<'static, 'static>>;
+
+thread_local! {
+    /// Catalogs repeat the same strings (a probe template's URL, once per check): compile each once.
+    static COMPILED: RefCell<HashMap<String, Compiled>> = RefCell::new(HashMap::new());
+}
+
+fn compiled(src: &str) -> Result<Compiled, Error> {
+    if let Some(c) = COMPILED.with(|m| m.borrow().get(src).cloned()) {
+        return Ok(c);
+    }
+    let c = Rc::new(env().compile_expression_owned(src.to_string())?);
+    COMPILED.with(|m| m.borrow_mut().insert(src.to_string(), c.clone()));
+    Ok(c)
+}
+
+/// A text template as one expression, `"lit" ~ (expr) ~ "lit"`, which compiles once and
+/// renders the same text. `None` for statements, comments or whitespace control.
+fn as_concat(s: &str) -> Option<String> {
+    if s.contains("{%") || s.contains("{#") || s.contains("{{-") || s.contains("-}}") {
+        return None;
+    }
+    let lit = |t: &str| {
+        format!(
+            "\"{}\"",
+            t.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+                .replace('\r', "\\r")
+                .replace('\t', "\\t")
+        )
+    };
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("{{") {
+        if i > 0 {
+            parts.push(lit(&rest[..i]));
+        }
+        let after = &rest[i + 2..];
+        let j = after.find("}}")?;
+        let e = after[..j].trim();
+        if e.is_empty() {
+            return None;
+        }
+        parts.push(format!("({e})"));
+        rest = &after[j + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(lit(rest));
+    }
+    Some(if parts.is_empty() {
+        "\"\"".into()
+    } else {
+        parts.join(" ~ ")
+    })
+}
+
 /// Dotted names a template reads (`vars.url`, `item`), or its syntax error.
 pub fn names(s: &str) -> Result<BTreeSet<String>, Error> {
-    let env = env();
     let set = match whole_expression(s) {
-        Some(e) => env.compile_expression(e)?.undeclared_variables(true),
-        None => env.template_from_str(s)?.undeclared_variables(true),
+        Some(e) => compiled(e)?.undeclared_variables(true),
+        None => match as_concat(s).map(|c| compiled(&c)) {
+            Some(Ok(c)) => c.undeclared_variables(true),
+            // The template engine's own error says where the syntax is wrong.
+            _ => env().template_from_str(s)?.undeclared_variables(true),
+        },
     };
     Ok(set.into_iter().collect())
 }
 
 /// Dotted names an expression reads.
 pub fn expression_names(s: &str) -> Result<BTreeSet<String>, Error> {
-    Ok(env()
-        .compile_expression(expression_text(s))?
+    Ok(compiled(expression_text(s))?
         .undeclared_variables(true)
         .into_iter()
         .collect())
@@ -111,9 +173,8 @@ pub fn render(s: &str, ctx: &MjValue) -> Result<Value, Error> {
     if !is_template(s) {
         return Ok(Value::String(s.to_string()));
     }
-    let env = env();
     if let Some(e) = whole_expression(s) {
-        let v = env.compile_expression(e)?.eval(ctx)?;
+        let v = compiled(e)?.eval(ctx)?;
         if v.is_undefined() {
             return Err(Error::new(
                 ErrorKind::UndefinedError,
@@ -123,12 +184,15 @@ pub fn render(s: &str, ctx: &MjValue) -> Result<Value, Error> {
         return serde_json::to_value(&v)
             .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()));
     }
-    env.render_str(s, ctx).map(Value::String)
+    if let Some(Ok(c)) = as_concat(s).map(|c| compiled(&c)) {
+        return Ok(Value::String(c.eval(ctx)?.to_string()));
+    }
+    env().render_str(s, ctx).map(Value::String)
 }
 
 /// Evaluates an expression to a truth value.
 pub fn truthy(s: &str, ctx: &MjValue) -> Result<bool, Error> {
-    let v = env().compile_expression(expression_text(s))?.eval(ctx)?;
+    let v = compiled(expression_text(s))?.eval(ctx)?;
     if v.is_undefined() {
         return Err(Error::new(
             ErrorKind::UndefinedError,
@@ -176,8 +240,32 @@ mod tests {
         assert!(render("{{ vars.missing }}", &ctx).is_err());
         assert!(render("x {{ vars.missing }}", &ctx).is_err());
         assert!(truthy("vars.n == 2", &ctx).unwrap());
+        assert_eq!(
+            render("a \"{{ vars.n }}\"\n{{ vars.nodes }}", &ctx).unwrap(),
+            serde_json::json!("a \"2\"\n['a', 'b']")
+        );
+        assert_eq!(
+            render("{% if vars.n %}yes{% endif %}", &ctx).unwrap(),
+            serde_json::json!("yes")
+        );
         let names = names("{{ vars.url }}/x/{{ item.iface }}").unwrap();
         assert!(names.contains("vars.url") && names.contains("item.iface"));
+    }
+
+    /// The compiled shortcut renders exactly what the template engine would.
+    #[test]
+    fn concatenation_matches_the_template_engine() {
+        let ctx =
+            to_ctx(serde_json::json!({"l": ["a", "b"], "m": {"k": 1}, "n": null, "s": "x\\y\"z"}));
+        for t in [
+            "{{ l }}|{{ m }}|{{ n }}",
+            "p\\q \"{{ s }}\"\t{{ l | length }}",
+            "{{ s }}{{ s }}",
+            "a}b{{ 1 + 2 }}c",
+        ] {
+            let direct = env().render_str(t, &ctx).unwrap();
+            assert_eq!(render(t, &ctx).unwrap(), serde_json::json!(direct), "{t}");
+        }
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Index {
     pub catalogs: IndexMap<String, usize>,
     pub groups: Vec<IndexMap<String, usize>>,
     pub checks: Vec<Vec<IndexMap<String, usize>>>,
+    /// Dense number of the first check of each group, per catalog: `dense()` without hashing.
+    offsets: Vec<Vec<usize>>,
+    count: usize,
 }
 
 impl Index {
@@ -42,10 +45,26 @@ impl Index {
                 }
                 checks.push(m);
             }
+            let mut offsets = Vec::new();
+            for g in &c.model.groups {
+                offsets.push(ix.count);
+                ix.count += g.checks.len();
+            }
+            ix.offsets.push(offsets);
             ix.groups.push(groups);
             ix.checks.push(checks);
         }
         ix
+    }
+
+    /// How many check definitions there are.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// A number in `0..count()` for a definition, in catalog, group, check order.
+    pub fn dense(&self, d: DefId) -> usize {
+        self.offsets[d.cat][d.group] + d.check
     }
 
     /// Resolves `reference` (without any `[instance]` suffix) as seen from a check in `cat`/`group`.

@@ -110,7 +110,8 @@ fn self_and_cycles(
 ) {
     let mut ids: Vec<DefId> = needs.keys().copied().collect();
     ids.sort();
-    let number: HashMap<DefId, usize> = ids.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    // `ids` is sorted, so position == the index's dense number.
+    debug_assert!(ids.iter().enumerate().all(|(i, d)| index.dense(*d) == i));
     let mut edges = Vec::new();
     let mut origin: Vec<&Need> = Vec::new();
     for d in &ids {
@@ -134,7 +135,7 @@ fn self_and_cycles(
                     );
                     continue;
                 }
-                edges.push((number[d], number[&t]));
+                edges.push((index.dense(*d), index.dense(t)));
                 origin.push(n);
             }
         }

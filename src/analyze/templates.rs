@@ -1,6 +1,7 @@
 //! Every templated string: it parses, and every name it reads is defined where it is used.
 
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 use serde_json::Value;
 
@@ -16,12 +17,15 @@ use crate::workspace::LoadedCatalog;
 pub const ENV_FIELDS: &[&str] = &["environment", "topology", "providers"];
 
 /// Names visible at one place in a catalog.
+type Captured<'a> = HashMap<&'a str, Vec<&'a str>>;
+
 #[derive(Default)]
-struct Scope {
+struct Scope<'a> {
     loop_vars: Vec<String>,
     params: Option<Vec<String>>,
-    /// check local id → capture names, for the checks this one needs.
-    checks: Option<HashMap<String, Vec<String>>>,
+    /// check local id → capture names, for the checks this one needs, in layers:
+    /// the group's needs (shared by all its checks) and the check's own.
+    checks: Option<Vec<Rc<Captured<'a>>>>,
     /// repair step id → capture names, for the steps before this one.
     steps: Option<HashMap<String, Vec<String>>>,
 }
@@ -47,6 +51,7 @@ pub fn check(
         }
     }
     for (gi, g) in model.groups.iter().enumerate() {
+        let mut group_layer: Option<Rc<Captured<'_>>> = None;
         for (ki, k) in g.checks.iter().enumerate() {
             let d = DefId {
                 cat: ci,
@@ -57,19 +62,23 @@ pub fn check(
             if let Some(ForEach::Matrix(m)) = &k.for_each {
                 loop_vars.extend(m.matrix.keys().cloned());
             }
-            let mut captured: HashMap<String, Vec<String>> = HashMap::new();
-            for n in needs.get(&d).into_iter().flatten() {
-                for t in index.expand(&n.target) {
-                    let tk = &cats[t.cat].model.groups[t.group].checks[t.check];
-                    captured
-                        .entry(tk.id.clone())
-                        .or_default()
-                        .extend(tk.capture.keys().cloned());
-                }
+            let needs_here = needs.get(&d).map(Vec::as_slice).unwrap_or_default();
+            let prefix = format!("/groups/{gi}/needs/");
+            let (group_needs, own): (Vec<&Need>, Vec<&Need>) = needs_here
+                .iter()
+                .partition(|n| n.pointer.starts_with(&prefix));
+            let mut layers = Vec::new();
+            if !group_needs.is_empty() {
+                let layer =
+                    group_layer.get_or_insert_with(|| Rc::new(captured(cats, index, &group_needs)));
+                layers.push(layer.clone());
+            }
+            if !own.is_empty() {
+                layers.push(Rc::new(captured(cats, index, &own)));
             }
             let scope = Scope {
                 loop_vars,
-                checks: Some(captured),
+                checks: Some(layers),
                 ..Scope::default()
             };
             let base = check_pointer(d);
@@ -88,6 +97,20 @@ pub fn check(
             }
         }
     }
+}
+
+/// Capture names of the checks some needs name, by local check id.
+fn captured<'a>(cats: &'a [LoadedCatalog], index: &Index, needs: &[&Need]) -> Captured<'a> {
+    let mut out: Captured<'a> = HashMap::new();
+    for n in needs {
+        for t in index.expand(&n.target) {
+            let tk = &cats[t.cat].model.groups[t.group].checks[t.check];
+            out.entry(tk.id.as_str())
+                .or_default()
+                .extend(tk.capture.keys().map(String::as_str));
+        }
+    }
+    out
 }
 
 /// The lists of a `for_each` see no loop variables; `exclude` and `id` see them all.
@@ -116,7 +139,7 @@ fn for_each(c: &LoadedCatalog, v: &Value, p: &str, diags: &mut Diagnostics) {
     }
 }
 
-fn repair(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &str, diags: &mut Diagnostics) {
+fn repair(c: &LoadedCatalog, scope: &Scope<'_>, v: &Value, p: &str, diags: &mut Diagnostics) {
     let Value::Object(m) = v else { return };
     if let Some(g) = m.get("guard").and_then(|g| g.get("refuse_if")) {
         expression(c, scope, g, &format!("{p}/guard/refuse_if"), diags);
@@ -301,7 +324,7 @@ fn problem(model: &Catalog, scope: &Scope, name: &str) -> Option<(Code, String, 
             }
         },
         "checks" => {
-            let Some(caps) = &scope.checks else {
+            let Some(layers) = &scope.checks else {
                 return Some((
                     Code::UnknownCapture,
                     "captures are only visible to checks".into(),
@@ -309,8 +332,17 @@ fn problem(model: &Catalog, scope: &Scope, name: &str) -> Option<(Code, String, 
                 ));
             };
             let id = second?;
-            let Some(names) = caps.get(id) else {
-                let known: Vec<&str> = caps.keys().map(String::as_str).collect();
+            let found: Vec<&str> = layers
+                .iter()
+                .filter_map(|l| l.get(id))
+                .flatten()
+                .copied()
+                .collect();
+            let names = (layers.iter().any(|l| l.contains_key(id))).then_some(found);
+            let Some(names) = names else {
+                let mut known: Vec<&str> = layers.iter().flat_map(|l| l.keys().copied()).collect();
+                known.sort_unstable();
+                known.dedup();
                 return undefined(
                     format!("`checks.{id}` is not a check this one needs"),
                     known,
@@ -325,12 +357,12 @@ fn problem(model: &Catalog, scope: &Scope, name: &str) -> Option<(Code, String, 
                 });
             };
             let cap = third?;
-            if names.iter().any(|n| n == cap) {
+            if names.contains(&cap) {
                 return None;
             }
             undefined(
                 format!("check `{id}` captures no `{cap}`"),
-                names.iter().map(String::as_str).collect(),
+                names.clone(),
                 cap,
             )
             .map(|(_, m, h)| (Code::UnknownCapture, m, h))

@@ -6,7 +6,7 @@ use serde_json::{Map, Number, Value};
 use toml::de::{DeTable, DeValue};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::source::{Loc, Source, SpanMap, escape_token};
+use crate::source::{Loc, NodeId, Source, SpanMap};
 
 pub fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
     let (doc, errors) = DeTable::parse_recoverable(&source.text);
@@ -28,41 +28,44 @@ pub fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, Sp
         return None;
     }
     let mut spans = SpanMap::default();
-    let whole = doc.span();
-    let value = table(doc.get_ref(), "", &mut spans);
-    spans.insert(
-        String::new(),
-        Loc {
-            key: None,
-            value: whole,
-        },
-    );
+    let (value, _) = table(doc.get_ref(), doc.span(), &mut spans);
     Some((value, spans))
 }
 
-fn table(t: &DeTable<'_>, pointer: &str, spans: &mut SpanMap) -> Value {
+fn table(t: &DeTable<'_>, span: std::ops::Range<usize>, spans: &mut SpanMap) -> (Value, NodeId) {
     let mut map = Map::new();
+    let mut entries = Vec::with_capacity(t.len());
     for (k, v) in t.iter() {
-        let p = format!("{pointer}/{}", escape_token(k.get_ref()));
-        let val = value(v.get_ref(), &p, spans);
-        spans.insert(
-            p,
-            Loc {
-                key: Some(k.span()),
-                value: v.span(),
-            },
-        );
+        let (val, id) = value(v.get_ref(), v.span(), spans);
+        spans.set_key(id, k.span());
+        entries.push((k.get_ref().to_string().into_boxed_str(), id));
         map.insert(k.get_ref().to_string(), val);
     }
-    Value::Object(map)
+    (
+        Value::Object(map),
+        spans.map(
+            Loc {
+                key: None,
+                value: span,
+            },
+            entries,
+        ),
+    )
 }
 
-fn value(v: &DeValue<'_>, pointer: &str, spans: &mut SpanMap) -> Value {
+fn value(v: &DeValue<'_>, span: std::ops::Range<usize>, spans: &mut SpanMap) -> (Value, NodeId) {
+    let leaf = |spans: &mut SpanMap, v: Value| {
+        let id = spans.leaf(Loc {
+            key: None,
+            value: span.clone(),
+        });
+        (v, id)
+    };
     match v {
-        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::String(s) => leaf(spans, Value::String(s.to_string())),
         DeValue::Integer(i) => {
             let s = i.as_str().replace('_', "");
-            i64::from_str_radix(
+            let n = i64::from_str_radix(
                 s.trim_start_matches(['0', 'x', 'o', 'b'])
                     .trim_start_matches('+'),
                 i.radix(),
@@ -70,35 +73,41 @@ fn value(v: &DeValue<'_>, pointer: &str, spans: &mut SpanMap) -> Value {
             .ok()
             .or_else(|| s.parse::<i64>().ok())
             .map(|n| Value::Number(n.into()))
-            .unwrap_or(Value::String(s))
+            .unwrap_or(Value::String(s));
+            leaf(spans, n)
         }
-        DeValue::Float(f) => f
-            .as_str()
-            .replace('_', "")
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or_else(|| Value::String(f.as_str().to_string())),
-        DeValue::Boolean(b) => Value::Bool(*b),
-        DeValue::Datetime(d) => Value::String(d.to_string()),
-        DeValue::Array(a) => Value::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let p = format!("{pointer}/{i}");
-                    let val = value(item.get_ref(), &p, spans);
-                    spans.insert(
-                        p,
-                        Loc {
-                            key: None,
-                            value: item.span(),
-                        },
-                    );
-                    val
-                })
-                .collect(),
-        ),
-        DeValue::Table(t) => table(t, pointer, spans),
+        DeValue::Float(f) => {
+            let n = f
+                .as_str()
+                .replace('_', "")
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(f.as_str().to_string()));
+            leaf(spans, n)
+        }
+        DeValue::Boolean(b) => leaf(spans, Value::Bool(*b)),
+        DeValue::Datetime(d) => leaf(spans, Value::String(d.to_string())),
+        DeValue::Array(a) => {
+            let mut items = Vec::with_capacity(a.len());
+            let mut ids = Vec::with_capacity(a.len());
+            for item in a.iter() {
+                let (v, id) = value(item.get_ref(), item.span(), spans);
+                items.push(v);
+                ids.push(id);
+            }
+            (
+                Value::Array(items),
+                spans.seq(
+                    Loc {
+                        key: None,
+                        value: span,
+                    },
+                    ids,
+                ),
+            )
+        }
+        DeValue::Table(t) => table(t, span, spans),
     }
 }

@@ -10,7 +10,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::source::{Loc, Source, SpanMap, escape_token};
+use crate::source::{Loc, NodeId, Source, SpanMap};
 
 pub fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
     let text = &source.text;
@@ -101,7 +101,7 @@ impl Builder<'_, '_> {
                         );
                         return root;
                     }
-                    root = self.node(String::new(), None);
+                    root = self.node().0;
                 }
                 _ => self.pos += 1,
             }
@@ -109,105 +109,154 @@ impl Builder<'_, '_> {
         root
     }
 
-    /// Reads one node starting at the current event.
-    fn node(&mut self, pointer: String, key: Option<std::ops::Range<usize>>) -> Value {
-        let Some((ev, span)) = self.events.get(self.pos).cloned() else {
-            return Value::Null;
+    /// Reads one node starting at the current event; returns its value and span node.
+    fn node(&mut self) -> (Value, NodeId) {
+        let Some((ev, span)) = self.events.get(self.pos) else {
+            return (Value::Null, self.spans.leaf(Loc::default()));
         };
+        let span = *span;
         self.pos += 1;
         let start = self.range(&span).start;
-        let (value, anchor, end) = match ev {
+        match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                let r = self.range(&span);
-                let v = scalar(&text, style, tag.as_deref().map(|t| t.suffix.as_str()));
-                (v, anchor, r.end)
+                let v = scalar(text, *style, tag.as_deref().map(|t| t.suffix.as_str()));
+                let anchor = *anchor;
+                let id = self.spans.leaf(Loc {
+                    key: None,
+                    value: self.range(&span),
+                });
+                self.remember(anchor, &v);
+                (v, id)
             }
             Event::SequenceStart(anchor, _) => {
+                let anchor = *anchor;
                 let mut items = Vec::new();
-                loop {
+                let mut ids = Vec::new();
+                let end = loop {
                     match self.events.get(self.pos) {
                         Some((Event::SequenceEnd, end)) => {
                             let end = self.range(end).end;
                             self.pos += 1;
-                            break (Value::Array(items), anchor, end);
+                            break end;
                         }
-                        None => break (Value::Array(items), anchor, start),
+                        None => break start,
                         Some(_) => {
-                            let p = format!("{pointer}/{}", items.len());
-                            items.push(self.node(p, None));
+                            let (v, id) = self.node();
+                            items.push(v);
+                            ids.push(id);
                         }
                     }
-                }
+                };
+                let v = Value::Array(items);
+                self.remember(anchor, &v);
+                (
+                    v,
+                    self.spans.seq(
+                        Loc {
+                            key: None,
+                            value: start..end.max(start),
+                        },
+                        ids,
+                    ),
+                )
             }
             Event::MappingStart(anchor, _) => {
+                let anchor = *anchor;
                 let mut map = Map::new();
-                loop {
-                    match self.events.get(self.pos).cloned() {
-                        Some((Event::MappingEnd, end)) => {
-                            let end = self.range(&end).end;
-                            self.pos += 1;
-                            break (Value::Object(map), anchor, end);
-                        }
-                        None => break (Value::Object(map), anchor, start),
-                        Some((kev, kspan)) => {
-                            let krange = self.range(&kspan);
-                            let key_text = match &kev {
-                                Event::Scalar(t, ..) => Some(t.to_string()),
-                                _ => None,
-                            };
-                            let key_node = self.node(format!("{pointer}/\u{0}"), None);
-                            let name = key_text.unwrap_or_else(|| {
-                                self.diags.push(
-                                    Diagnostic::error(
-                                        Code::WrongType,
-                                        "mapping keys must be plain strings",
-                                    )
-                                    .at(self.source, krange.clone())
-                                    .label("complex key"),
-                                );
-                                key_node.to_string()
-                            });
-                            let p = format!("{pointer}/{}", escape_token(&name));
-                            if map.contains_key(&name) {
-                                let first = self.spans.key_span(&p);
-                                let (l, _) = self.source.line_col(first.start);
-                                self.diags.push(
-                                    Diagnostic::error(
-                                        Code::DuplicateKey,
-                                        format!("duplicate key `{name}`"),
-                                    )
-                                    .at(self.source, krange.clone())
-                                    .label(format!("`{name}` was already set on line {l}"))
-                                    .help("remove one of the two entries"),
-                                );
-                                // Keep the first, and skip the duplicate's value.
-                                let _ = self.node(format!("{pointer}/\u{0}dup"), None);
-                                continue;
-                            }
-                            let v = self.node(p, Some(krange));
-                            map.insert(name, v);
-                        }
+                let mut entries: Vec<(Box<str>, NodeId)> = Vec::new();
+                let end = loop {
+                    let Some((kev, kspan)) = self.events.get(self.pos) else {
+                        break start;
+                    };
+                    if matches!(kev, Event::MappingEnd) {
+                        let end = self.range(kspan).end;
+                        self.pos += 1;
+                        break end;
                     }
-                }
+                    let krange = self.range(kspan);
+                    let name = match kev {
+                        Event::Scalar(t, ..) => {
+                            let t = t.to_string();
+                            self.pos += 1;
+                            t
+                        }
+                        _ => {
+                            let (k, _) = self.node();
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::WrongType,
+                                    "mapping keys must be plain strings",
+                                )
+                                .at(self.source, krange.clone())
+                                .label("complex key"),
+                            );
+                            k.to_string()
+                        }
+                    };
+                    if map.contains_key(&name) {
+                        let first = entries
+                            .iter()
+                            .find(|(k, _)| **k == *name)
+                            .map(|(_, id)| *id);
+                        let line = first
+                            .and_then(|id| self.spans.key_of(id))
+                            .map(|k| self.source.line_col(k.start).0)
+                            .unwrap_or(0);
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::DuplicateKey,
+                                format!("duplicate key `{name}`"),
+                            )
+                            .at(self.source, krange.clone())
+                            .label(format!("`{name}` was already set on line {line}"))
+                            .help("remove one of the two entries"),
+                        );
+                        // Keep the first, and skip the duplicate's value.
+                        let _ = self.node();
+                        continue;
+                    }
+                    let (v, id) = self.node();
+                    self.spans.set_key(id, krange);
+                    entries.push((name.clone().into_boxed_str(), id));
+                    map.insert(name, v);
+                };
+                let v = Value::Object(map);
+                self.remember(anchor, &v);
+                (
+                    v,
+                    self.spans.map(
+                        Loc {
+                            key: None,
+                            value: start..end.max(start),
+                        },
+                        entries,
+                    ),
+                )
             }
             Event::Alias(id) => {
-                let r = self.range(&span);
-                let v = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
-                (v, 0, r.end)
+                let v = self.anchors.get(id).cloned().unwrap_or(Value::Null);
+                (
+                    v,
+                    self.spans.leaf(Loc {
+                        key: None,
+                        value: self.range(&span),
+                    }),
+                )
             }
-            _ => (Value::Null, 0, start),
-        };
-        if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            _ => (
+                Value::Null,
+                self.spans.leaf(Loc {
+                    key: None,
+                    value: start..start,
+                }),
+            ),
         }
-        self.spans.insert(
-            pointer,
-            Loc {
-                key,
-                value: start..end.max(start),
-            },
-        );
-        value
+    }
+
+    fn remember(&mut self, anchor: usize, v: &Value) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, v.clone());
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Building a plan from validated catalogs and a topology.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
 use minijinja::Value as MjValue;
@@ -133,7 +133,9 @@ pub fn build(
     let mut checks: Vec<Planned> = Vec::new();
     let mut contexts: Vec<Ctx> = Vec::new();
     let mut defs: Vec<DefId> = Vec::new();
-    let mut by_def: HashMap<DefId, Vec<usize>> = HashMap::new();
+    let mut by_def: Vec<Vec<usize>> = vec![Vec::new(); analysis.index.count()];
+    let mut in_plan = vec![false; analysis.index.count()];
+    let mut placeholders = super::captures::Builder::default();
     for scope in &scopes {
         let c = &cats[scope.cat];
         for (gi, g) in c.model.groups.iter().enumerate() {
@@ -149,11 +151,9 @@ pub fn build(
                     inputs_used(c, d)
                 };
                 let lacking: Vec<&String> = scope.missing.intersection(&uses).collect();
+                in_plan[analysis.index.dense(d)] = true;
                 let mut base = scope.base.clone();
-                base.insert(
-                    "checks".into(),
-                    to_ctx(capture_placeholders(cats, analysis, d)),
-                );
+                base.insert("checks".into(), placeholders.for_check(cats, analysis, d));
                 let (instances, early) = if !scope.selected {
                     (
                         vec![single()],
@@ -197,7 +197,7 @@ pub fn build(
                     );
                     let mut p = planned(c, d, &inst, &ctx, early.clone(), diags);
                     p.need_index.clear();
-                    by_def.entry(d).or_default().push(checks.len());
+                    by_def[analysis.index.dense(d)].push(checks.len());
                     checks.push(p);
                     contexts.push(ctx);
                     defs.push(d);
@@ -205,7 +205,6 @@ pub fn build(
             }
         }
     }
-
     // Edges.
     for i in 0..checks.len() {
         let d = defs[i];
@@ -213,7 +212,8 @@ pub fn build(
         let mut outside = Vec::new();
         for n in analysis.needs.get(&d).into_iter().flatten() {
             for td in analysis.index.expand(&n.target) {
-                let Some(list) = by_def.get(&td) else {
+                let list = &by_def[analysis.index.dense(td)];
+                if !in_plan[analysis.index.dense(td)] {
                     outside.push(crate::analyze::index_name(cats, td));
                     continue;
                 };
@@ -270,7 +270,6 @@ pub fn build(
     if diags.has_errors() {
         return None;
     }
-
     let edges: Vec<(usize, usize)> = checks
         .iter()
         .enumerate()
@@ -405,28 +404,6 @@ fn providers(
     out.sort();
     out.dedup();
     ok.then_some(out)
-}
-
-/// `checks.<id>.<capture>` placeholders for what a check needs.
-fn capture_placeholders(cats: &[LoadedCatalog], analysis: &Analysis, d: DefId) -> Value {
-    let mut m = Map::new();
-    for n in analysis.needs.get(&d).into_iter().flatten() {
-        for t in analysis.index.expand(&n.target) {
-            let k = &cats[t.cat].model.groups[t.group].checks[t.check];
-            let entry = m
-                .entry(k.id.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(caps) = entry {
-                for cap in k.capture.keys() {
-                    caps.insert(
-                        cap.clone(),
-                        Value::String(format!("<capture:checks.{}.{cap}>", k.id)),
-                    );
-                }
-            }
-        }
-    }
-    Value::Object(m)
 }
 
 /// `vars.x` / `secrets.x` names a check reads, directly or through its probe template.

@@ -2,6 +2,7 @@
 //! ordered in waves. No network access; secrets stay masked.
 
 pub mod build;
+mod captures;
 pub mod command;
 mod expand;
 pub mod inputs;
