@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use labcert::cli::{PlanArgs, PlanFormat};
 use labcert::diag::Diagnostics;
 
+// The same allocator as the binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const GROUPS: usize = 100;
 const PER_GROUP: usize = 100;
 const TARGET: Duration = Duration::from_millis(500);
@@ -64,8 +68,9 @@ fn measure(root: &Path, dense: bool) {
     for _ in 0..5 {
         let start = Instant::now();
         let mut diags = Diagnostics::default();
-        let plan = labcert::plan::command::plan(&args, root, &mut diags).expect("plans");
+        let (plan, loaded) = labcert::plan::command::plan(&args, root, &mut diags).expect("plans");
         times.push(start.elapsed());
+        drop(loaded);
         assert_eq!(plan.checks.len(), GROUPS * PER_GROUP);
         let chain = if dense { GROUPS * PER_GROUP } else { PER_GROUP };
         assert_eq!(

@@ -139,6 +139,16 @@ impl SpanMap {
     }
 }
 
+/// Appends `/token` (escaped) to a JSON pointer being built in place.
+pub fn push_token(pointer: &mut String, token: &str) {
+    pointer.push('/');
+    if token.contains(['~', '/']) {
+        pointer.push_str(&escape_token(token));
+    } else {
+        pointer.push_str(token);
+    }
+}
+
 /// Escape one reference token of a JSON pointer.
 pub fn escape_token(token: &str) -> String {
     if token.contains(['~', '/']) {

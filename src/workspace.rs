@@ -106,12 +106,10 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
     let schema_errors = diags.error_count() > before;
     // With schema errors, drop the offending values and type the rest, so semantic
     // problems are reported in the same run. A removed required value ends it here.
-    let mut value = doc.value.clone();
-    schema::prune(&mut value, bad);
     let typed = match kind {
-        Kind::Catalog => serde_json::from_value(value)
+        Kind::Catalog => typed(&doc.value, bad)
             .map(|model| Loaded::Catalog(Box::new(LoadedCatalog { doc, model }))),
-        Kind::Topology => serde_json::from_value(value)
+        Kind::Topology => typed(&doc.value, bad)
             .map(|model| Loaded::Topology(Box::new(LoadedTopology { doc, model }))),
     };
     match typed {
@@ -122,6 +120,19 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
             None
         }
     }
+}
+
+/// The typed model of a document, without the values at `bad` (copied only when there are some).
+fn typed<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    bad: Vec<String>,
+) -> Result<T, serde_json::Error> {
+    if bad.is_empty() {
+        return T::deserialize(value);
+    }
+    let mut pruned = value.clone();
+    schema::prune(&mut pruned, bad);
+    serde_json::from_value(pruned)
 }
 
 fn kind_of(v: &Value, path: &Path) -> Option<Kind> {

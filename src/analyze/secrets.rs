@@ -95,18 +95,26 @@ pub fn check_catalog(c: &LoadedCatalog, diags: &mut Diagnostics) {
             );
         }
     }
-    literal_headers(doc, &doc.value, String::new(), diags);
+    literal_headers(doc, &doc.value, &mut String::new(), diags);
 }
 
 /// Credential headers and SSH passphrases written as plain text anywhere in the catalog.
-fn literal_headers(doc: &Document, v: &serde_json::Value, ptr: String, diags: &mut Diagnostics) {
+fn literal_headers(
+    doc: &Document,
+    v: &serde_json::Value,
+    ptr: &mut String,
+    diags: &mut Diagnostics,
+) {
     match v {
         serde_json::Value::Object(m) => {
+            let headers = ptr.ends_with("/http/headers");
+            let ssh = ptr.ends_with("/ssh");
             for (k, x) in m {
-                let p = format!("{ptr}/{}", crate::source::escape_token(k));
-                let in_headers = ptr.ends_with("/http/headers")
-                    && SECRET_HEADERS.contains(&k.to_ascii_lowercase().as_str());
-                let passphrase = ptr.ends_with("/ssh") && k == "passphrase";
+                let len = ptr.len();
+                crate::source::push_token(ptr, k);
+                let in_headers =
+                    headers && SECRET_HEADERS.contains(&k.to_ascii_lowercase().as_str());
+                let passphrase = ssh && k == "passphrase";
                 match x.as_str() {
                     Some(s)
                         if (in_headers || passphrase)
@@ -118,7 +126,7 @@ fn literal_headers(doc: &Document, v: &serde_json::Value, ptr: String, diags: &m
                                 Code::LiteralSecret,
                                 format!("`{k}` holds a literal credential"),
                             )
-                            .at(&doc.source, doc.spans.value_span(&p))
+                            .at(&doc.source, doc.spans.value_span(ptr))
                             .label("a credential written into the catalog")
                             .help(
                                 "declare it under `secrets:` and write `{{ secrets.<name> }}` here",
@@ -126,13 +134,17 @@ fn literal_headers(doc: &Document, v: &serde_json::Value, ptr: String, diags: &m
                             .redacted(),
                         );
                     }
-                    _ => literal_headers(doc, x, p, diags),
+                    _ => literal_headers(doc, x, ptr, diags),
                 }
+                ptr.truncate(len);
             }
         }
         serde_json::Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                literal_headers(doc, x, format!("{ptr}/{i}"), diags);
+                let len = ptr.len();
+                crate::source::push_token(ptr, &i.to_string());
+                literal_headers(doc, x, ptr, diags);
+                ptr.truncate(len);
             }
         }
         _ => {}

@@ -174,24 +174,32 @@ fn repair(c: &LoadedCatalog, scope: &Scope<'_>, v: &Value, p: &str, diags: &mut 
 }
 
 fn walk(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &str, diags: &mut Diagnostics) {
+    walk_in(c, scope, v, &mut p.to_string(), diags);
+}
+
+/// Walks with one pointer buffer, grown and shrunk in place: no string per node.
+fn walk_in(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &mut String, diags: &mut Diagnostics) {
     match v {
         Value::String(s) if template::is_template(s) => match template::names(s) {
             Ok(names) => check_names(c, scope, &names, s, p, diags),
             Err(e) => syntax(c, &e, p, diags),
         },
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .for_each(|(i, x)| walk(c, scope, x, &format!("{p}/{i}"), diags)),
-        Value::Object(m) => m.iter().for_each(|(k, x)| {
-            walk(
-                c,
-                scope,
-                x,
-                &format!("{p}/{}", crate::source::escape_token(k)),
-                diags,
-            )
-        }),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let len = p.len();
+                crate::source::push_token(p, &i.to_string());
+                walk_in(c, scope, x, p, diags);
+                p.truncate(len);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                let len = p.len();
+                crate::source::push_token(p, k);
+                walk_in(c, scope, x, p, diags);
+                p.truncate(len);
+            }
+        }
         _ => {}
     }
 }

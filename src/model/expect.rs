@@ -15,41 +15,58 @@ macro_rules! with_matchers {
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
             /// Equal to this value (numbers coerce: "5", 5 and 5.0 are equal).
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub equals: Option<Value>,
             /// Not equal to this value.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub not_equals: Option<Value>,
             /// One of these values.
-            #[serde(rename = "in")]
+            #[serde(rename = "in", skip_serializing_if = "Option::is_none")]
             pub one_of: Option<Value>,
             /// A string containing this text, or a list containing this element.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub contains: Option<Value>,
             /// A string matching this regular expression.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub matches: Option<String>,
             /// `true`: the query finds a value (not null). `false`: it finds none.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub exists: Option<bool>,
             /// `true`: the query finds nothing (null or missing).
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub absent: Option<bool>,
             /// Greater than (numbers coerce from strings).
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub gt: Option<Value>,
             /// Greater than or equal.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub ge: Option<Value>,
             /// Less than.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub lt: Option<Value>,
             /// Less than or equal.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub le: Option<Value>,
             /// Length of a string, list or object: a number, or a matcher on the length.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub length: Option<Box<LengthMatch>>,
             /// Every element of the list satisfies this matcher.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub all: Option<Box<Matcher>>,
             /// At least one element of the list satisfies this matcher.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub any: Option<Box<Matcher>>,
             /// The list (as a set) is contained in this one.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub subset_of: Option<Value>,
             /// The list (as a set) contains every element of this one.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub superset_of: Option<Value>,
             /// A version satisfying this semver requirement (`>=8.1`); `8.2` reads as `8.2.0`.
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub semver: Option<String>,
             /// An address inside this CIDR, or a CIDR containing this address (`10.0.0.0/16`).
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub cidr_contains: Option<String>,
         }
     };
@@ -65,18 +82,25 @@ with_matchers! {
     /// (`status`, `exit`, `stdout`, `stderr`).
     pub struct Expect {
         /// JMESPath over the result's JSON (HTTP body, or command/SSH stdout parsed as JSON).
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub query: Option<String>,
         /// The value to assume when the query finds nothing (PVE omits keys at their default).
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub absent_means: Option<Value>,
         /// Text shown when the expectation fails, instead of the generated one.
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub message: Option<String>,
         /// HTTP status shortcut: one code or a list.
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub status: Option<OneOrMany<u16>>,
         /// Exit code shortcut (command and ssh probes): one code or a list.
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub exit: Option<OneOrMany<i32>>,
         /// A matcher on standard output as text.
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub stdout: Option<Box<Matcher>>,
         /// A matcher on standard error as text.
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub stderr: Option<Box<Matcher>>,
     }
 }

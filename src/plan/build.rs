@@ -136,6 +136,7 @@ pub fn build(
     let mut by_def: Vec<Vec<usize>> = vec![Vec::new(); analysis.index.count()];
     let mut in_plan = vec![false; analysis.index.count()];
     let mut placeholders = super::captures::Builder::default();
+    let mut raw = RawCache::default();
     for scope in &scopes {
         let c = &cats[scope.cat];
         for (gi, g) in c.model.groups.iter().enumerate() {
@@ -195,7 +196,7 @@ pub fn build(
                             .iter()
                             .map(|(k, v)| (k.clone(), to_ctx(v.clone()))),
                     );
-                    let mut p = planned(c, d, &inst, &ctx, early.clone(), diags);
+                    let mut p = planned(c, d, &inst, &ctx, early.clone(), &mut raw, diags);
                     p.need_index.clear();
                     by_def[analysis.index.dense(d)].push(checks.len());
                     checks.push(p);
@@ -456,6 +457,7 @@ fn planned(
     inst: &Instance,
     ctx: &Ctx,
     early: Option<State>,
+    raw: &mut RawCache,
     diags: &mut Diagnostics,
 ) -> Planned {
     let m = &c.model;
@@ -560,12 +562,22 @@ fn planned(
     {
         p.title = t;
     }
-    match probe(m, &k.probe, ctx, false) {
+    match probe(m, &k.probe, ctx, false, raw) {
         Ok(v) => p.probe = v,
         Err(e) => fail(format!("{base}/probe"), e),
     }
-    for (i, e) in k.expect.iter().enumerate() {
-        match template::render_value(&compact(serde_json::to_value(e).unwrap_or_default()), &mctx) {
+    let expects = raw
+        .expects
+        .entry(d)
+        .or_insert_with(|| {
+            k.expect
+                .iter()
+                .map(|e| compact(serde_json::to_value(e).unwrap_or_default()))
+                .collect()
+        })
+        .clone();
+    for (i, e) in expects.iter().enumerate() {
+        match template::render_value(e, &mctx) {
             Ok(v) => p.expect.push(v),
             Err(err) => fail(format!("{base}/expect/{i}"), err),
         }
@@ -579,7 +591,7 @@ fn planned(
         }
     }
     if let Some(r) = &k.repair {
-        p.repair = Some(repair(m, r, ctx));
+        p.repair = Some(repair(m, r, ctx, raw));
     }
     p
 }
@@ -597,7 +609,13 @@ fn title_src(k: &crate::model::Check) -> String {
 
 /// Renders a probe, resolving `use` against the catalog's templates. `lenient` keeps
 /// strings that cannot be rendered yet (repair steps reading earlier steps' results).
-fn probe(m: &Catalog, pr: &Probe, ctx: &Ctx, lenient: bool) -> Result<Value, minijinja::Error> {
+fn probe(
+    m: &Catalog,
+    pr: &Probe,
+    ctx: &Ctx,
+    lenient: bool,
+    raw: &mut RawCache,
+) -> Result<Value, minijinja::Error> {
     let mctx = ctx_value(ctx);
     let render = |v: &Value, c: &MjValue| {
         if lenient {
@@ -623,24 +641,28 @@ fn probe(m: &Catalog, pr: &Probe, ctx: &Ctx, lenient: bool) -> Result<Value, min
             }
             let mut inner = ctx.clone();
             inner.insert("params".into(), to_ctx(Value::Object(params)));
-            let (kind, raw) = kind_spec(
-                t.http.as_ref(),
-                t.command.as_ref(),
-                t.ssh.as_ref(),
-                t.tcp.as_ref(),
-                t.dns.as_ref(),
-            );
-            (kind, render(&raw, &ctx_value(&inner))?, Some(name.clone()))
+            let (kind, spec) = raw.spec(t as *const _ as usize, || {
+                kind_spec(
+                    t.http.as_ref(),
+                    t.command.as_ref(),
+                    t.ssh.as_ref(),
+                    t.tcp.as_ref(),
+                    t.dns.as_ref(),
+                )
+            });
+            (kind, render(&spec, &ctx_value(&inner))?, Some(name.clone()))
         }
         None => {
-            let (kind, raw) = kind_spec(
-                pr.http.as_ref(),
-                pr.command.as_ref(),
-                pr.ssh.as_ref(),
-                pr.tcp.as_ref(),
-                pr.dns.as_ref(),
-            );
-            (kind, render(&raw, &mctx)?, None)
+            let (kind, spec) = raw.spec(pr as *const _ as usize, || {
+                kind_spec(
+                    pr.http.as_ref(),
+                    pr.command.as_ref(),
+                    pr.ssh.as_ref(),
+                    pr.tcp.as_ref(),
+                    pr.dns.as_ref(),
+                )
+            });
+            (kind, render(&spec, &mctx)?, None)
         }
     };
     let mut out = Map::new();
@@ -650,6 +672,24 @@ fn probe(m: &Catalog, pr: &Probe, ctx: &Ctx, lenient: bool) -> Result<Value, min
     }
     out.insert("spec".into(), spec);
     Ok(Value::Object(out))
+}
+
+/// Probe specs and expectations as JSON, made once per definition and rendered per instance.
+#[derive(Default)]
+struct RawCache {
+    /// Keyed by the address of the probe or template they come from (alive for the whole build).
+    specs: std::collections::HashMap<usize, (&'static str, Value)>,
+    expects: std::collections::HashMap<DefId, Vec<Value>>,
+}
+
+impl RawCache {
+    fn spec(
+        &mut self,
+        key: usize,
+        make: impl FnOnce() -> (&'static str, Value),
+    ) -> (&'static str, Value) {
+        self.specs.entry(key).or_insert_with(make).clone()
+    }
 }
 
 fn kind_spec(
@@ -675,7 +715,7 @@ fn kind_spec(
     }
 }
 
-fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx) -> Value {
+fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx, raw: &mut RawCache) -> Value {
     // Earlier steps' results are unknown before the run: show them as placeholders.
     let mut ctx = ctx.clone();
     let mut steps_ph = Map::new();
@@ -709,7 +749,7 @@ fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx) -> Value {
         if let Some(p) = &s.probe {
             step.insert(
                 "probe".into(),
-                probe(m, p, ctx, true).unwrap_or(Value::Null),
+                probe(m, p, ctx, true, raw).unwrap_or(Value::Null),
             );
         }
         if let Some(t) = &s.pve_task {

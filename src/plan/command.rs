@@ -10,12 +10,12 @@ use crate::analyze;
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::diag::{Code, Diagnostic, Diagnostics, render as render_diag};
 use crate::exit;
-use crate::validate::load_set;
+use crate::validate::{Set, load_set};
 use crate::workspace::{self, LoadedCatalog};
 
 pub fn run(args: &PlanArgs, root: &Path) -> i32 {
     let mut diags = Diagnostics::default();
-    let plan = plan(args, root, &mut diags);
+    let plan = plan(args, root, &mut diags).map(|(p, _)| p);
     for d in diags.iter().filter(|d| !d.is_error() || plan.is_none()) {
         eprintln!("{}", render_diag(d));
     }
@@ -38,7 +38,8 @@ pub fn run(args: &PlanArgs, root: &Path) -> i32 {
 }
 
 /// Loads, validates and plans; `None` when there are errors (all of them in `diags`).
-pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<super::Plan> {
+/// The loaded files come back too: running the plan needs them.
+pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<(super::Plan, Set)> {
     let Some(topo_path) = workspace::find_topology(root, &args.topology) else {
         diags.push(
             Diagnostic::error(
@@ -54,8 +55,8 @@ pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<sup
         return None;
     };
     let overrides = Overrides::read(&args.vars, &args.vars_files, diags);
-    let set = load_set(&[topo_path], root, false, diags);
-    let topo = set.topologies.into_iter().next();
+    let mut set = load_set(&[topo_path], root, false, diags);
+    let topo = set.topologies.pop();
     let analysis = analyze::analyze(&set.catalogs, diags);
     let topo = topo?;
     let by_id: HashMap<&str, &LoadedCatalog> = set
@@ -72,5 +73,6 @@ pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<sup
         environment: args.environment.as_deref(),
         overrides: &overrides,
     };
-    build(&set.catalogs, &analysis, &topo, &req, diags)
+    let plan = build(&set.catalogs, &analysis, &topo, &req, diags)?;
+    Some((plan, set))
 }
