@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::load::Document;
 use crate::model::{Catalog, Topology, duration};
+use crate::source::Format;
 
 /// The kinds of files with a schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,25 +169,50 @@ fn report(doc: &Document, schema: &Value, err: &ValidationError<'_>, diags: &mut
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
+            // At the top level, point at the first key rather than a leading comment.
+            let span = if ptr.is_empty() {
+                doc.spans.first_key_span("").unwrap_or(0..0)
+            } else {
+                doc.spans.key_span(&ptr)
+            };
             Diagnostic::error(Code::MissingKey, format!("missing required key `{name}`"))
-                .at(src, doc.spans.key_span(&ptr))
-                .label(format!("this needs `{name}`"))
+                .at(src, span)
+                .label(if ptr.is_empty() {
+                    format!("this file needs a top-level `{name}`")
+                } else {
+                    format!("this needs `{name}`")
+                })
         }
         ValidationErrorKind::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => format!("{t:?}").to_lowercase(),
-                TypeKind::Multiple(ts) => {
-                    let v: Vec<String> =
-                        ts.iter().map(|t| format!("{t:?}").to_lowercase()).collect();
-                    v.join(" or ")
-                }
+            let fmt = doc.source.format;
+            let expected: Vec<String> = match kind {
+                TypeKind::Single(t) => vec![format!("{t:?}").to_lowercase()],
+                TypeKind::Multiple(ts) => ts
+                    .iter()
+                    .map(|t| format!("{t:?}").to_lowercase())
+                    .filter(|t| t != "null")
+                    .collect(),
             };
-            Diagnostic::error(
+            let expected: Vec<String> = expected.iter().map(|t| article(surface(t, fmt))).collect();
+            let mut d = Diagnostic::error(
                 Code::WrongType,
-                format!("expected {expected}, found {found}"),
+                format!(
+                    "expected {}, found {}",
+                    expected.join(" or "),
+                    article(surface(found, fmt))
+                ),
             )
             .at(src, doc.spans.value_span(&ptr))
-            .label(format!("this is {}", article(found)))
+            .label(format!("expected {}", expected.join(" or ")));
+            if let [only] = expected.as_slice()
+                && (only.ends_with("list") || only.ends_with("array"))
+            {
+                d = d.help(match fmt {
+                    Format::Yaml => "write a list: `[a, b]`, or one `- item` per line",
+                    Format::Toml => "write an array: `[\"a\", \"b\"]`",
+                });
+            }
+            d
         }
         ValidationErrorKind::Enum { options } => {
             let opts: Vec<String> = options
@@ -207,9 +233,10 @@ fn report(doc: &Document, schema: &Value, err: &ValidationError<'_>, diags: &mut
             )
             .at(src, doc.spans.value_span(&ptr))
             .label("not allowed here");
-            if let Some(s) = did_you_mean(&got, opts.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
+            d = match did_you_mean(&got, opts.iter().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("use one of: {}", opts.join(", "))),
+            };
             d
         }
         ValidationErrorKind::Pattern { pattern } if pattern == duration::PATTERN => {
@@ -235,13 +262,17 @@ fn report(doc: &Document, schema: &Value, err: &ValidationError<'_>, diags: &mut
                 }
                 return;
             }
-            let expected = branch_types(context, &ptr);
+            let fmt = doc.source.format;
+            let expected = branch_types(context, &ptr, fmt);
             Diagnostic::error(
                 Code::WrongType,
-                format!("expected {expected}, found {found}"),
+                format!(
+                    "expected {expected}, found {}",
+                    article(surface(found, fmt))
+                ),
             )
             .at(src, doc.spans.value_span(&ptr))
-            .label(format!("this is {}", article(found)))
+            .label(format!("expected {expected}"))
         }
         ValidationErrorKind::Minimum { limit }
         | ValidationErrorKind::ExclusiveMinimum { limit } => Diagnostic::error(
@@ -261,7 +292,7 @@ fn is_type_error_at(e: &ValidationError<'_>, ptr: &str) -> bool {
     matches!(e.kind(), ValidationErrorKind::Type { .. }) && e.instance_path().as_str() == ptr
 }
 
-fn branch_types(context: &[Vec<ValidationError<'static>>], ptr: &str) -> String {
+fn branch_types(context: &[Vec<ValidationError<'static>>], ptr: &str, fmt: Format) -> String {
     let mut names = Vec::new();
     for errs in context {
         for e in errs {
@@ -277,6 +308,8 @@ fn branch_types(context: &[Vec<ValidationError<'static>>], ptr: &str) -> String 
             }
         }
     }
+    names.retain(|n| n != "null");
+    let mut names: Vec<String> = names.iter().map(|n| article(surface(n, fmt))).collect();
     names.dedup();
     if names.is_empty() {
         "another form".into()
@@ -330,7 +363,17 @@ pub fn type_name(v: &Value) -> &'static str {
 fn article(t: &str) -> String {
     match t {
         "integer" | "array" | "object" => format!("an {t}"),
-        "null" => "null".into(),
+        "null" => "nothing (null)".into(),
         _ => format!("a {t}"),
+    }
+}
+
+/// JSON Schema's type names in the words of the file's own format.
+fn surface(t: &str, fmt: Format) -> &str {
+    match (t, fmt) {
+        ("array", Format::Yaml) => "list",
+        ("object", Format::Yaml) => "mapping",
+        ("object", Format::Toml) => "table",
+        (other, _) => other,
     }
 }

@@ -126,6 +126,20 @@ impl SpanMap {
         }
     }
 
+    /// The key span of the first entry of the mapping at `pointer`.
+    pub fn first_key_span(&self, pointer: &str) -> Option<Range<usize>> {
+        match self.walk(pointer)? {
+            (
+                Node {
+                    children: Children::Map(entries),
+                    ..
+                },
+                true,
+            ) => self.key_of(entries.first()?.1).cloned(),
+            _ => None,
+        }
+    }
+
     /// The key span recorded for a node.
     pub fn key_of(&self, id: NodeId) -> Option<&Range<usize>> {
         self.nodes.get(id as usize)?.loc.key.as_ref()

@@ -91,13 +91,24 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
     let kind = match kind_of(&doc.value, path) {
         Some(k) => k,
         None => {
+            let (label, help) = match format {
+                Format::Yaml => (
+                    "expected a top-level `catalog:` or `topology:` key",
+                    "start a catalog with `catalog: <id>`, a topology with `topology: <name>`",
+                ),
+                Format::Toml => (
+                    "expected a top-level `catalog =` or `topology =` key",
+                    "start a catalog with `catalog = \"<id>\"`, a topology with `topology = \"<name>\"`",
+                ),
+            };
             diags.push(
                 Diagnostic::error(
                     Code::UnknownFileKind,
                     "cannot tell whether this is a catalog or a topology",
                 )
-                .at(&source, 0..0)
-                .label("expected a top-level `catalog:` or `topology:` key"),
+                .at(&source, doc.spans.first_key_span("").unwrap_or(0..0))
+                .label(label)
+                .help(help),
             );
             return None;
         }

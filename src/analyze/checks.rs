@@ -168,7 +168,15 @@ fn probe(cx: &mut Ctx<'_>, pr: &Probe, p: &str) {
                             format!("probe template `{name}` needs parameter `{pname}`"),
                             &format!("{p}/use"),
                             "missing a required parameter",
-                            Some(format!("add `with: {{ {pname}: … }}`")),
+                            Some(match (cx.c.doc.source.format, pr.with.is_empty()) {
+                                (_, false) => format!("add `{pname}` to `with`"),
+                                (crate::source::Format::Yaml, true) => {
+                                    format!("add `with: {{ {pname}: … }}`")
+                                }
+                                (crate::source::Format::Toml, true) => {
+                                    format!("add `with = {{ {pname} = … }}`")
+                                }
+                            }),
                         );
                     }
                 }
@@ -254,9 +262,14 @@ fn concurrency(cx: &mut Ctx<'_>, name: Option<&str>, ptr: &str) {
     let help = did_you_mean(name, known.iter().copied())
         .map(|s| format!("did you mean `{s}`?"))
         .or_else(|| {
-            Some(format!(
-                "declare it: `concurrency: {{ {name}: 4 }}` at the catalog top level"
-            ))
+            Some(match cx.c.doc.source.format {
+                crate::source::Format::Yaml => {
+                    format!("declare it: `concurrency: {{ {name}: 4 }}` at the catalog top level")
+                }
+                crate::source::Format::Toml => {
+                    format!("declare it: `concurrency = {{ {name} = 4 }}` at the catalog top level")
+                }
+            })
         });
     cx.err(
         Code::UnknownConcurrencyGroup,

@@ -368,12 +368,18 @@ fn problem(model: &Catalog, scope: &Scope, name: &str) -> Option<(Code, String, 
             if names.contains(&cap) {
                 return None;
             }
-            undefined(
+            let help = match did_you_mean(cap, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if names.is_empty() => {
+                    format!("`{id}` captures nothing; add `capture: {{ {cap}: <query> }}` to it")
+                }
+                None => format!("`{id}` captures: {}", names.join(", ")),
+            };
+            Some((
+                Code::UnknownCapture,
                 format!("check `{id}` captures no `{cap}`"),
-                names.clone(),
-                cap,
-            )
-            .map(|(_, m, h)| (Code::UnknownCapture, m, h))
+                Some(help),
+            ))
         }
         "steps" => {
             let Some(steps) = &scope.steps else {

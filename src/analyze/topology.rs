@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::secrets;
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::model::VarType;
-use crate::schema::type_name;
 use crate::source::escape_token;
 use crate::workspace::{LoadedCatalog, LoadedTopology};
 
@@ -53,7 +52,7 @@ pub fn check(t: &LoadedTopology, cats: &HashMap<&str, &LoadedCatalog>, diags: &m
                             "var `{k}` of catalog `{}` is declared {}, but is bound to {}",
                             m.catalog,
                             kind_name(decl.kind),
-                            type_name(v)
+                            value_kind(v)
                         ),
                     )
                     .at(&doc.source, doc.spans.value_span(&p))
@@ -150,6 +149,18 @@ pub fn fits(kind: VarType, v: &Value) -> bool {
         VarType::Boolean => v.is_boolean(),
         VarType::List => v.is_array(),
         VarType::Map => v.is_object(),
+    }
+}
+
+fn value_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
     }
 }
 

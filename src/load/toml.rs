@@ -11,19 +11,32 @@ use crate::source::{Loc, NodeId, Source, SpanMap};
 pub fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
     let (doc, errors) = DeTable::parse_recoverable(&source.text);
     if !errors.is_empty() {
+        // Recovery can report the same problem twice at one spot; say it once.
+        let mut seen = std::collections::HashSet::new();
         for e in errors {
             let span = e.span().unwrap_or(0..0);
             let msg = e.message().trim().to_string();
-            let code = if msg.contains("duplicate key") {
-                Code::DuplicateKey
-            } else {
-                Code::Parse
-            };
-            diags.push(
-                Diagnostic::error(code, format!("invalid TOML: {msg}"))
+            if !seen.insert((span.start, msg.clone())) {
+                continue;
+            }
+            let d = if msg.contains("duplicate key") {
+                let name = source
+                    .text
+                    .get(span.clone())
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_matches(['"', '\''])
+                    .to_string();
+                Diagnostic::error(Code::DuplicateKey, format!("duplicate key `{name}`"))
                     .at(source, span)
-                    .label("here"),
-            );
+                    .label(format!("`{name}` is already set in this table"))
+                    .help("remove one of the two entries")
+            } else {
+                Diagnostic::error(Code::Parse, format!("invalid TOML: {msg}"))
+                    .at(source, span)
+                    .label("here")
+            };
+            diags.push(d);
         }
         return None;
     }
