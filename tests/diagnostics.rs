@@ -113,3 +113,26 @@ fn literal_secrets_are_starred_out_of_diagnostics() {
         }
     }
 }
+
+#[test]
+fn ten_distinct_mistakes_give_ten_located_diagnostics_in_one_run() {
+    let out = labcert(&["validate", "fixtures/ten-mistakes.yaml"]);
+    assert_eq!(out.code, 2);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error["))
+        .collect();
+    let codes: BTreeSet<&str> = errors.iter().map(|l| &l[6..10]).collect();
+    let located = out
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .starts_with("--> fixtures/ten-mistakes.yaml:")
+        })
+        .count();
+    assert_eq!(errors.len(), 10, "{}", out.stderr);
+    assert_eq!(codes.len(), 10, "ten different kinds of mistake: {codes:?}");
+    assert_eq!(located, 10, "each with file:line:col");
+}
