@@ -11,6 +11,7 @@ pub mod source;
 pub use cli::run;
 pub mod analyze;
 pub mod graph;
+pub mod judge;
 pub mod plan;
 pub mod template;
 pub mod validate;

@@ -1,0 +1,144 @@
+//! Judging a probe's observation against expectations: a JMESPath query and one matcher,
+//! with the coercions real APIs need ("5", 5 and 5.0 are equal; PVE's 0/1 and "1" are
+//! booleans). Every result carries the query, matcher, expected and actual values.
+
+mod compare;
+mod matchers;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::expect::{Expect, Matcher};
+
+pub use compare::{as_number, loosely_equal};
+
+/// What a probe observed, as the judge sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Exit code of a command or SSH command.
+    pub exit: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The JSON queries run against: an HTTP body or stdout, when it parses as JSON.
+    pub json: Option<Value>,
+}
+
+/// One expectation's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpectationResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    pub matcher: String,
+    pub expected: Value,
+    pub actual: Value,
+    pub passed: bool,
+    /// Why it failed, in words, when the values alone do not say it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Judges one expectation. Never panics; a bad query or value is a failed result that says so.
+pub fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
+    if let Some(codes) = &e.status {
+        let actual = obs.status.map(Value::from).unwrap_or(Value::Null);
+        let passed = obs.status.is_some_and(|s| codes.0.contains(&s));
+        return result(
+            None,
+            "status",
+            Value::from(codes.0.clone()),
+            actual,
+            passed,
+            e.message.clone(),
+        );
+    }
+    if let Some(codes) = &e.exit {
+        let actual = obs.exit.map(Value::from).unwrap_or(Value::Null);
+        let passed = obs.exit.is_some_and(|c| codes.0.contains(&c));
+        return result(
+            None,
+            "exit",
+            Value::from(codes.0.clone()),
+            actual,
+            passed,
+            e.message.clone(),
+        );
+    }
+    for (name, m, text) in [
+        ("stdout", &e.stdout, &obs.stdout),
+        ("stderr", &e.stderr, &obs.stderr),
+    ] {
+        if let Some(m) = m {
+            let mut r = matchers::apply(m, &Value::String(text.clone()));
+            r.matcher = format!("{name} {}", r.matcher);
+            r.message = e.message.clone().or(r.message);
+            return r;
+        }
+    }
+    let root = obs.json.clone().unwrap_or(Value::Null);
+    let mut actual = match &e.query {
+        None => root,
+        Some(q) => match query(q, &root) {
+            Ok(v) => v,
+            Err(why) => {
+                let mut r = result(
+                    e.query.clone(),
+                    "query",
+                    Value::Null,
+                    Value::Null,
+                    false,
+                    Some(why),
+                );
+                r.matcher = matcher_name(&e.matcher());
+                return r;
+            }
+        },
+    };
+    if actual.is_null()
+        && let Some(default) = &e.absent_means
+    {
+        actual = default.clone();
+    }
+    let mut r = matchers::apply(&e.matcher(), &actual);
+    r.query = e.query.clone();
+    if e.message.is_some() && !r.passed {
+        r.message = e.message.clone();
+    }
+    r
+}
+
+/// Runs a JMESPath query over a JSON value.
+pub fn query(q: &str, data: &Value) -> Result<Value, String> {
+    let expr = jmespath::compile(q).map_err(|e| format!("invalid JMESPath `{q}`: {}", e.reason))?;
+    let var = jmespath::Variable::try_from(data.clone()).map_err(|e| e.to_string())?;
+    let found = expr
+        .search(var)
+        .map_err(|e| format!("query `{q}` failed: {}", e.reason))?;
+    serde_json::to_value(&*found).map_err(|e| e.to_string())
+}
+
+fn matcher_name(m: &Matcher) -> String {
+    m.set_names().first().copied().unwrap_or("none").to_string()
+}
+
+fn result(
+    query: Option<String>,
+    matcher: &str,
+    expected: Value,
+    actual: Value,
+    passed: bool,
+    message: Option<String>,
+) -> ExpectationResult {
+    ExpectationResult {
+        query,
+        matcher: matcher.to_string(),
+        expected,
+        actual,
+        passed,
+        message: if passed { None } else { message },
+    }
+}
+
+#[cfg(test)]
+mod tests;
