@@ -92,8 +92,11 @@ pub fn run() -> i32 {
                 SchemaKind::Catalog => crate::schema::Kind::Catalog,
                 SchemaKind::Topology => crate::schema::Kind::Topology,
             };
-            print!("{}", crate::schema::text(k));
-            exit::OK
+            if crate::output::stdout(&crate::schema::text(k)) {
+                exit::OK
+            } else {
+                exit::INVALID
+            }
         }
     }
 }

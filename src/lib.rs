@@ -5,6 +5,7 @@ pub mod diag;
 pub mod exit;
 pub mod load;
 pub mod model;
+pub mod output;
 pub mod schema;
 pub mod source;
 

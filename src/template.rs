@@ -37,6 +37,19 @@ pub fn env() -> &'static Environment<'static> {
 
 /// `{{ read.data | with(bridge_vlan_aware=1) }}`: a copy of a map with some keys set.
 fn with(base: MjValue, kwargs: Kwargs) -> Result<MjValue, Error> {
+    // At plan time a captured map is a placeholder: show what would be sent.
+    if let Some(placeholder) = base.as_str().filter(|s| s.starts_with("<capture:")) {
+        let mut set = Vec::new();
+        for key in kwargs.args() {
+            let v: MjValue = kwargs.get(key)?;
+            set.push(format!("{key}={v}"));
+        }
+        kwargs.assert_all_used()?;
+        return Ok(MjValue::from(format!(
+            "{placeholder} with {}",
+            set.join(", ")
+        )));
+    }
     let mut map: serde_json::Map<String, Value> = match serde_json::to_value(&base) {
         Ok(Value::Object(m)) => m,
         Ok(Value::Null) => serde_json::Map::new(),

@@ -546,6 +546,11 @@ fn planned(
             format!("cannot render `{}`: {e}", p_id(m, g, k, inst)),
         ));
     };
+    // A title that reads loop values the item lacks falls back to the instance id.
+    p.title = match template::render(&title_src(k), &mctx) {
+        Ok(Value::String(t)) => t,
+        _ => p.id.clone(),
+    };
     if let Some(w) = &k.when {
         match template::truthy(w, &mctx) {
             Ok(true) => {}
@@ -555,12 +560,6 @@ fn planned(
             }
             Err(e) => fail(format!("{base}/when"), e),
         }
-    }
-    if let Some(t) = template::render(&title_src(k), &mctx)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-    {
-        p.title = t;
     }
     match probe(m, &k.probe, ctx, false, raw) {
         Ok(v) => p.probe = v,
@@ -576,9 +575,21 @@ fn planned(
                 .collect()
         })
         .clone();
+    let mut late = Vec::new();
     for (i, e) in expects.iter().enumerate() {
         match template::render_value(e, &mctx) {
-            Ok(v) => p.expect.push(v),
+            Ok(v) => {
+                // Templated queries and patterns could not be checked before rendering.
+                if let Some(why) = rendered_problem(e, &v) {
+                    late.push(located(
+                        c,
+                        &format!("{base}/expect/{i}"),
+                        why.0,
+                        format!("{}: {}", p.id, why.1),
+                    ));
+                }
+                p.expect.push(v)
+            }
             Err(err) => fail(format!("{base}/expect/{i}"), err),
         }
     }
@@ -592,6 +603,9 @@ fn planned(
     }
     if let Some(r) = &k.repair {
         p.repair = Some(repair(m, r, ctx, raw));
+    }
+    for d in late {
+        diags.push(d);
     }
     p
 }
@@ -670,8 +684,69 @@ fn probe(
     if let Some(u) = used {
         out.insert("use".into(), Value::String(u));
     }
+    let spec = if kind == "command" {
+        flatten_argv(spec)
+    } else {
+        spec
+    };
     out.insert("spec".into(), spec);
     Ok(Value::Object(out))
+}
+
+/// `argv` elements that render to lists become several arguments, so one probe template
+/// can run commands of different lengths (`argv: [az, "{{ params.args }}", -o, json]`).
+fn flatten_argv(mut spec: Value) -> Value {
+    if let Some(Value::Array(argv)) = spec.get_mut("argv") {
+        let flat: Vec<Value> = argv
+            .drain(..)
+            .flat_map(|a| match a {
+                Value::Array(items) => items,
+                other => vec![other],
+            })
+            .map(|a| match a {
+                Value::String(_) => a,
+                other => Value::String(other.to_string()),
+            })
+            .collect();
+        *argv = flat;
+    }
+    spec
+}
+
+/// A rendered expectation whose query or pattern came from a template and does not compile.
+fn rendered_problem(raw: &Value, rendered: &Value) -> Option<(Code, String)> {
+    let templated = |k: &str| {
+        raw.get(k)
+            .and_then(Value::as_str)
+            .is_some_and(template::is_template)
+    };
+    if templated("query")
+        && let Some(q) = rendered.get("query").and_then(Value::as_str)
+        && let Err(e) = jmespath::compile(q)
+    {
+        return Some((
+            Code::InvalidJmespath,
+            format!("rendered query `{q}` does not parse: {}", e.reason),
+        ));
+    }
+    if templated("matches")
+        && let Some(re) = rendered.get("matches").and_then(Value::as_str)
+        && let Err(e) = regex::Regex::new(re)
+    {
+        let why = e.to_string();
+        let last = why
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or(&why)
+            .trim()
+            .to_string();
+        return Some((
+            Code::InvalidRegex,
+            format!("rendered pattern `{re}` does not compile: {last}"),
+        ));
+    }
+    None
 }
 
 /// Probe specs and expectations as JSON, made once per definition and rendered per instance.
@@ -759,10 +834,8 @@ fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx, raw: &mut Ra
             );
         }
         if !s.capture.is_empty() {
-            step.insert(
-                "capture".into(),
-                serde_json::to_value(&s.capture).unwrap_or_default(),
-            );
+            let caps = serde_json::to_value(&s.capture).unwrap_or_default();
+            step.insert("capture".into(), render_lenient(&caps, &mctx));
         }
         steps.push(Value::Object(step));
     }
@@ -780,10 +853,8 @@ fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx, raw: &mut Ra
         out.insert("settle".into(), Value::String(s.to_string()));
     }
     if !r.reruns.is_empty() {
-        out.insert(
-            "reruns".into(),
-            serde_json::to_value(&r.reruns).unwrap_or_default(),
-        );
+        let reruns = serde_json::to_value(&r.reruns).unwrap_or_default();
+        out.insert("reruns".into(), render_lenient(&reruns, &mctx));
     }
     Value::Object(out)
 }
@@ -816,5 +887,36 @@ pub fn compact(v: Value) -> Value {
         ),
         Value::Array(a) => Value::Array(a.into_iter().map(compact).collect()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_arguments_become_several() {
+        let spec = json!({"argv": ["az", ["vm", "show", "--name", "a b"], "-o", 5]});
+        assert_eq!(
+            flatten_argv(spec),
+            json!({"argv": ["az", "vm", "show", "--name", "a b", "-o", "5"]})
+        );
+    }
+
+    #[test]
+    fn rendered_queries_and_patterns_are_checked() {
+        let raw = json!({"query": "data[?iface=='{{ item }}'", "equals": 1});
+        let rendered = json!({"query": "data[?iface=='vmbr0'", "equals": 1});
+        assert_eq!(
+            rendered_problem(&raw, &rendered).map(|p| p.0),
+            Some(Code::InvalidJmespath)
+        );
+        let ok = json!({"query": "data[?iface=='vmbr0']", "equals": 1});
+        assert!(rendered_problem(&raw, &ok).is_none());
+        let raw = json!({"matches": "^{{ item }}$"});
+        assert_eq!(
+            rendered_problem(&raw, &json!({"matches": "^(x$"})).map(|p| p.0),
+            Some(Code::InvalidRegex)
+        );
     }
 }

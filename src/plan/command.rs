@@ -33,8 +33,11 @@ pub fn run(args: &PlanArgs, root: &Path) -> i32 {
         PlanFormat::Mermaid => render::mermaid(&plan),
         PlanFormat::Dot => render::dot(&plan),
     };
-    print!("{out}");
-    exit::OK
+    if crate::output::stdout(&out) {
+        exit::OK
+    } else {
+        exit::INVALID
+    }
 }
 
 /// Loads, validates and plans; `None` when there are errors (all of them in `diags`).

@@ -17,11 +17,17 @@ pub struct Out {
 
 /// Runs `labcert ARGS` in the repository root with an empty catalog root unless one is given.
 pub fn labcert(args: &[&str]) -> Out {
+    labcert_env(args, &[])
+}
+
+/// Like [`labcert`], with extra environment variables.
+pub fn labcert_env(args: &[&str], envs: &[(String, String)]) -> Out {
     let empty = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_labcert"));
     cmd.current_dir(root())
         .env("LABCERT_CATALOGS", empty.path())
-        .env_remove("NO_COLOR");
+        .env_remove("NO_COLOR")
+        .envs(envs.iter().map(|(k, v)| (k, v)));
     cmd.args(args);
     let o = cmd.output().expect("run labcert");
     Out {
