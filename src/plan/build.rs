@@ -577,7 +577,7 @@ fn planned(
         .clone();
     let mut late = Vec::new();
     for (i, e) in expects.iter().enumerate() {
-        match template::render_value(e, &mctx) {
+        match render_plan(e, &mctx) {
             Ok(v) => {
                 // Templated queries and patterns could not be checked before rendering.
                 if let Some(why) = rendered_problem(e, &v) {
@@ -594,7 +594,7 @@ fn planned(
         }
     }
     for (name, q) in &k.capture {
-        match template::render(q, &mctx) {
+        match render_plan(&Value::String(q.clone()), &mctx) {
             Ok(v) => {
                 p.capture.insert(name.clone(), v);
             }
@@ -635,7 +635,7 @@ fn probe(
         if lenient {
             Ok(render_lenient(v, c))
         } else {
-            template::render_value(v, c)
+            render_plan(v, c)
         }
     };
     let (kind, spec, used) = match pr
@@ -859,6 +859,40 @@ fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx, raw: &mut Ra
     Value::Object(out)
 }
 
+/// Renders for the plan. A string that computes with captured values (`checks.x.n - 1`)
+/// cannot be evaluated before the run, where those values are placeholders: it is shown
+/// as written. Every other failure is an error.
+fn render_plan(v: &Value, ctx: &MjValue) -> Result<Value, minijinja::Error> {
+    Ok(match v {
+        Value::String(s) => match template::render(s, ctx) {
+            Ok(r) => r,
+            Err(_) if reads_captures(s) => v.clone(),
+            Err(e) => return Err(e),
+        },
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| render_plan(x, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(m) => {
+            let mut out = Map::with_capacity(m.len());
+            for (k, x) in m {
+                out.insert(k.clone(), render_plan(x, ctx)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+fn reads_captures(s: &str) -> bool {
+    template::names(s).is_ok_and(|names| {
+        names
+            .iter()
+            .any(|n| n == "checks" || n.starts_with("checks."))
+    })
+}
+
 fn render_lenient(v: &Value, ctx: &MjValue) -> Value {
     match v {
         Value::String(s) => template::render(s, ctx).unwrap_or_else(|_| v.clone()),
@@ -893,6 +927,19 @@ pub fn compact(v: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arithmetic_on_captures_waits_for_the_run() {
+        let ctx = to_ctx(
+            json!({"checks": {"quota": {"cores": "<capture:checks.quota.cores>"}}, "vars": {"need": 4}}),
+        );
+        let raw = json!({"query": "x", "ge": "{{ checks.quota.cores - vars.need }}"});
+        assert_eq!(render_plan(&raw, &ctx).unwrap(), raw);
+        assert!(
+            render_plan(&json!("{{ vars.need - 'a' }}"), &ctx).is_err(),
+            "other errors still fail"
+        );
+    }
 
     #[test]
     fn list_arguments_become_several() {
