@@ -125,12 +125,61 @@ fn mermaid_is_a_well_formed_flowchart() {
     assert_eq!(nodes.len(), 10);
 }
 
+/// `labcert --catalogs fixtures/plan/yaml plan ARGS…`.
+fn plan_yaml(args: &[&str]) -> common::Out {
+    let mut all = vec!["--catalogs", "fixtures/plan/yaml", "plan"];
+    all.extend_from_slice(args);
+    labcert(&all)
+}
+
 #[test]
 fn missing_inputs_block_only_their_checks_and_are_listed_together() {
-    let out = labcert(&[
-        "--catalogs",
-        "fixtures/plan/yaml",
-        "plan",
+    let out = plan_yaml(&["--topology", "partial", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["missingRequirements"],
+        serde_json::json!(["lab: vars.url"])
+    );
+    let state = |id: &str| {
+        let c = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"));
+        (
+            c["state"].as_str().unwrap().to_string(),
+            c["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    assert_eq!(
+        state("lab.access.auth"),
+        (
+            "blocked".into(),
+            "missing_requirement: lab: vars.url".into()
+        )
+    );
+    assert_eq!(
+        state("lab.nodes.release-known").0,
+        "blocked",
+        "its dependency is blocked"
+    );
+    assert_eq!(
+        state("lab.network.dns").0,
+        "planned",
+        "a check that does not read `url` still runs"
+    );
+    let text = plan_yaml(&["--topology", "partial"]).stdout;
+    assert!(
+        text.contains("missing requirements") && text.contains("lab: vars.url"),
+        "{text}"
+    );
+}
+
+#[test]
+fn var_overrides_apply_and_mistakes_are_reported() {
+    let out = plan_yaml(&[
         "--topology",
         "lab",
         "--var",
@@ -143,38 +192,21 @@ fn missing_inputs_block_only_their_checks_and_are_listed_together() {
         out.stdout.contains("pve9.lab.test"),
         "--var overrides the topology"
     );
-    let bad = labcert(&[
-        "--catalogs",
-        "fixtures/plan/yaml",
-        "plan",
-        "--topology",
-        "lab",
-        "--var",
-        "lab.ur=x",
-    ]);
+    let bad = plan_yaml(&["--topology", "lab", "--var", "lab.ur=x"]);
     assert_eq!(bad.code, 2);
     assert!(
         bad.stderr.contains("[E265]") && bad.stderr.contains("did you mean `lab.url`"),
         "{}",
         bad.stderr
     );
-    let none = labcert(&[
-        "--catalogs",
-        "fixtures/plan/yaml",
-        "plan",
-        "--topology",
-        "nope",
-    ]);
+    let none = plan_yaml(&["--topology", "nope"]);
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("[E266]"), "{}", none.stderr);
 }
 
 #[test]
 fn unselected_providers_are_skipped() {
-    let out = labcert(&[
-        "--catalogs",
-        "fixtures/plan/yaml",
-        "plan",
+    let out = plan_yaml(&[
         "--topology",
         "lab",
         "--providers",
@@ -191,15 +223,7 @@ fn unselected_providers_are_skipped() {
             .iter()
             .all(|c| c["state"] == "skipped")
     );
-    let typo = labcert(&[
-        "--catalogs",
-        "fixtures/plan/yaml",
-        "plan",
-        "--topology",
-        "lab",
-        "--providers",
-        "pvee",
-    ]);
+    let typo = plan_yaml(&["--topology", "lab", "--providers", "pvee"]);
     assert_eq!(typo.code, 2);
     assert!(
         typo.stderr.contains("did you mean `pve`"),

@@ -395,15 +395,7 @@ fn regex(cx: &mut Ctx<'_>, re: Option<&str>, ptr: &str) {
     let Some(re) = re.filter(|r| !is_template(r)) else {
         return;
     };
-    if let Err(e) = regex::Regex::new(re) {
-        let why = e.to_string();
-        let last = why
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or(&why)
-            .trim()
-            .to_string();
+    if let Some(last) = regex_problem(re) {
         cx.err(
             Code::InvalidRegex,
             format!("invalid regular expression: {last}"),
@@ -431,4 +423,17 @@ fn jmespath(cx: &mut Ctx<'_>, q: &str, ptr: &str) {
                 .then(|| "quote keys with dashes: data.\"lifecycle-state\"".into()),
         );
     }
+}
+
+/// Why a regular expression does not compile, in one line; `None` when it does.
+pub fn regex_problem(re: &str) -> Option<String> {
+    let e = regex::Regex::new(re).err()?;
+    let why = e.to_string();
+    let last = why
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(&why)
+        .trim();
+    Some(last.strip_prefix("error: ").unwrap_or(last).to_string())
 }

@@ -12,6 +12,7 @@ pub mod topology;
 use crate::diag::Diagnostics;
 use crate::workspace::LoadedCatalog;
 
+pub use checks::regex_problem;
 pub use index::{DefId, Index, Target};
 pub use needs::{Need, name as index_name};
 

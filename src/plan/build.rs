@@ -731,19 +731,11 @@ fn rendered_problem(raw: &Value, rendered: &Value) -> Option<(Code, String)> {
     }
     if templated("matches")
         && let Some(re) = rendered.get("matches").and_then(Value::as_str)
-        && let Err(e) = regex::Regex::new(re)
+        && let Some(why) = crate::analyze::regex_problem(re)
     {
-        let why = e.to_string();
-        let last = why
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or(&why)
-            .trim()
-            .to_string();
         return Some((
             Code::InvalidRegex,
-            format!("rendered pattern `{re}` does not compile: {last}"),
+            format!("rendered pattern `{re}` does not compile: {why}"),
         ));
     }
     None
