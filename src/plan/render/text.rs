@@ -50,7 +50,7 @@ pub fn text(plan: &Plan) -> String {
             }
             let _ = writeln!(out, "      probe   {}", probe_line(&c.probe));
             for e in &c.expect {
-                let _ = writeln!(out, "      expect  {}", inline(e));
+                let _ = writeln!(out, "      expect  {}", expect_line(e));
             }
             if !c.needs.is_empty() {
                 let _ = writeln!(out, "      needs   {}", c.needs.join(", "));
@@ -188,6 +188,29 @@ fn repair_lines(out: &mut String, r: &Value) {
         };
         let _ = writeln!(out, "      repair  {}. {what}", i + 1);
     }
+}
+
+/// `data.release semver >=8.1`, `status 200`, `data.x equals 1 (absent: 0)`.
+fn expect_line(e: &Value) -> String {
+    let Value::Object(m) = e else {
+        return inline(e);
+    };
+    let mut parts = Vec::new();
+    if let Some(q) = m.get("query") {
+        parts.push(inline(q));
+    }
+    for (k, v) in m {
+        if !matches!(k.as_str(), "query" | "absent_means" | "message") {
+            parts.push(format!("{k} {}", inline(v)));
+        }
+    }
+    if let Some(a) = m.get("absent_means") {
+        parts.push(format!("(absent: {})", inline(a)));
+    }
+    if let Some(msg) = m.get("message") {
+        parts.push(format!("— {}", inline(msg)));
+    }
+    parts.join(" ")
 }
 
 /// Compact one-line JSON without quotes around simple keys.
