@@ -1,5 +1,6 @@
 //! Loading, validating and planning a generated catalog of 10,000 checks with dependencies.
-//! `cargo bench --bench plan` prints the median of 5 runs for two shapes:
+//! `cargo bench --bench plan` runs the release binary, a fresh process each time, and prints
+//! the median of 7 runs for two shapes:
 //!
 //! - `chain`: 100 groups × 100 checks, each check needs the one before it and reads its
 //!   capture (10,000 edges). Target: under 500 ms in release mode.
@@ -91,7 +92,7 @@ fn measure(root: &Path, dense: bool) {
         ),
     };
     println!(
-        "{:5} load + validate + plan, {} checks: median {:.1} ms (min {:.1}, max {:.1}) — {verdict}",
+        "{:5} `labcert plan --format json`, {} checks: median {:.1} ms (min {:.1}, max {:.1}) — {verdict}",
         if dense { "dense" } else { "chain" },
         GROUPS * PER_GROUP,
         ms(median),

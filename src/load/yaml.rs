@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput};
 use serde_json::{Map, Number, Value};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
@@ -14,34 +14,19 @@ use crate::source::{Loc, NodeId, Source, SpanMap};
 
 pub fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
     let text = &source.text;
-    let offsets = CharOffsets::new(text);
-    let mut events = Vec::new();
-    for item in Parser::new_from_str(text) {
-        match item {
-            Ok(ev) => events.push(ev),
-            Err(e) => {
-                let at = offsets.byte(e.marker().index());
-                diags.push(
-                    Diagnostic::error(Code::Parse, format!("invalid YAML: {}", e.info()))
-                        .at(source, at..at + 1)
-                        .label("here"),
-                );
-                return None;
-            }
-        }
-    }
     let mut b = Builder {
         source,
-        events,
-        pos: 0,
-        offsets,
+        parser: Parser::new_from_str(text),
+        peeked: None,
+        failed: false,
+        offsets: CharOffsets::new(text),
         spans: SpanMap::default(),
         anchors: HashMap::new(),
         diags,
         documents: 0,
     };
     let value = b.stream();
-    Some((value, b.spans))
+    (!b.failed).then_some((value, b.spans))
 }
 
 /// saphyr reports character indices; spans elsewhere are byte offsets.
@@ -67,10 +52,13 @@ impl CharOffsets {
     }
 }
 
+/// Builds the value tree straight from the event stream (no buffered copy of the events).
 struct Builder<'a, 'i> {
     source: &'a Arc<Source>,
-    events: Vec<(Event<'i>, Span)>,
-    pos: usize,
+    parser: Parser<'i, StrInput<'i>>,
+    peeked: Option<(Event<'i>, Span)>,
+    /// A syntax error was reported; the tree is incomplete.
+    failed: bool,
     offsets: CharOffsets,
     spans: SpanMap,
     anchors: HashMap<usize, Value>,
@@ -78,69 +66,84 @@ struct Builder<'a, 'i> {
     documents: usize,
 }
 
-impl Builder<'_, '_> {
+impl<'i> Builder<'_, 'i> {
+    fn peek(&mut self) -> Option<&(Event<'i>, Span)> {
+        if self.peeked.is_none() && !self.failed {
+            match self.parser.next() {
+                Some(Ok(ev)) => self.peeked = Some(ev),
+                Some(Err(e)) => {
+                    self.failed = true;
+                    let at = self.offsets.byte(e.marker().index());
+                    self.diags.push(
+                        Diagnostic::error(Code::Parse, format!("invalid YAML: {}", e.info()))
+                            .at(self.source, at..at + 1)
+                            .label("here"),
+                    );
+                }
+                None => {}
+            }
+        }
+        self.peeked.as_ref()
+    }
+
+    fn bump(&mut self) -> Option<(Event<'i>, Span)> {
+        self.peek();
+        self.peeked.take()
+    }
     fn range(&self, span: &Span) -> std::ops::Range<usize> {
         self.offsets.byte(span.start.index())..self.offsets.byte(span.end.index())
     }
 
     fn stream(&mut self) -> Value {
         let mut root = Value::Null;
-        while self.pos < self.events.len() {
-            let (ev, span) = &self.events[self.pos];
-            match ev {
-                Event::DocumentStart(_) => {
-                    self.pos += 1;
-                    self.documents += 1;
-                    if self.documents > 1 {
-                        let r = self.range(span);
-                        self.diags.push(
-                            Diagnostic::error(Code::Parse, "more than one YAML document in a file")
-                                .at(self.source, r)
-                                .label("second document starts here")
-                                .help("put each catalog or topology in its own file"),
-                        );
-                        return root;
-                    }
-                    root = self.node().0;
+        while let Some((ev, span)) = self.bump() {
+            if let Event::DocumentStart(_) = ev {
+                self.documents += 1;
+                if self.documents > 1 {
+                    let r = self.range(&span);
+                    self.diags.push(
+                        Diagnostic::error(Code::Parse, "more than one YAML document in a file")
+                            .at(self.source, r)
+                            .label("second document starts here")
+                            .help("put each catalog or topology in its own file"),
+                    );
+                    return root;
                 }
-                _ => self.pos += 1,
+                root = self.node().0;
             }
         }
         root
     }
 
-    /// Reads one node starting at the current event; returns its value and span node.
+    fn loc(&self, value: std::ops::Range<usize>) -> Loc {
+        Loc { key: None, value }
+    }
+
+    /// Reads one node starting at the next event; returns its value and span node.
     fn node(&mut self) -> (Value, NodeId) {
-        let Some((ev, span)) = self.events.get(self.pos) else {
+        let Some((ev, span)) = self.bump() else {
             return (Value::Null, self.spans.leaf(Loc::default()));
         };
-        let span = *span;
-        self.pos += 1;
         let start = self.range(&span).start;
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                let v = scalar(text, *style, tag.as_deref().map(|t| t.suffix.as_str()));
-                let anchor = *anchor;
-                let id = self.spans.leaf(Loc {
-                    key: None,
-                    value: self.range(&span),
-                });
+                let v = scalar(&text, style, tag.as_deref().map(|t| t.suffix.as_str()));
+                let id = self.spans.leaf(self.loc(self.range(&span)));
                 self.remember(anchor, &v);
                 (v, id)
             }
             Event::SequenceStart(anchor, _) => {
-                let anchor = *anchor;
                 let mut items = Vec::new();
                 let mut ids = Vec::new();
                 let end = loop {
-                    match self.events.get(self.pos) {
-                        Some((Event::SequenceEnd, end)) => {
-                            let end = self.range(end).end;
-                            self.pos += 1;
-                            break end;
-                        }
+                    let next = self.peek().map(|(ev, sp)| (matches!(ev, Event::SequenceEnd), *sp));
+                    match next {
                         None => break start,
-                        Some(_) => {
+                        Some((true, end)) => {
+                            self.bump();
+                            break self.range(&end).end;
+                        }
+                        Some((false, _)) => {
                             let (v, id) = self.node();
                             items.push(v);
                             ids.push(id);
@@ -149,67 +152,54 @@ impl Builder<'_, '_> {
                 };
                 let v = Value::Array(items);
                 self.remember(anchor, &v);
-                (
-                    v,
-                    self.spans.seq(
-                        Loc {
-                            key: None,
-                            value: start..end.max(start),
-                        },
-                        ids,
-                    ),
-                )
+                (v, self.spans.seq(self.loc(start..end.max(start)), ids))
             }
             Event::MappingStart(anchor, _) => {
-                let anchor = *anchor;
                 let mut map = Map::new();
                 let mut entries: Vec<(Box<str>, NodeId)> = Vec::new();
                 let end = loop {
-                    let Some((kev, kspan)) = self.events.get(self.pos) else {
-                        break start;
+                    let next = self.peek().map(|(ev, sp)| {
+                        let key = match ev {
+                            Event::MappingEnd => None,
+                            Event::Scalar(t, ..) => Some(Some(t.to_string())),
+                            _ => Some(None),
+                        };
+                        (key, *sp)
+                    });
+                    let (krange, key) = match next {
+                        None => break start,
+                        Some((None, end)) => {
+                            self.bump();
+                            break self.range(&end).end;
+                        }
+                        Some((Some(key), kspan)) => (self.range(&kspan), key),
                     };
-                    if matches!(kev, Event::MappingEnd) {
-                        let end = self.range(kspan).end;
-                        self.pos += 1;
-                        break end;
-                    }
-                    let krange = self.range(kspan);
-                    let name = match kev {
-                        Event::Scalar(t, ..) => {
-                            let t = t.to_string();
-                            self.pos += 1;
+                    let name = match key {
+                        Some(t) => {
+                            self.bump();
                             t
                         }
-                        _ => {
+                        None => {
                             let (k, _) = self.node();
                             self.diags.push(
-                                Diagnostic::error(
-                                    Code::WrongType,
-                                    "mapping keys must be plain strings",
-                                )
-                                .at(self.source, krange.clone())
-                                .label("complex key"),
+                                Diagnostic::error(Code::WrongType, "mapping keys must be plain strings")
+                                    .at(self.source, krange.clone())
+                                    .label("complex key"),
                             );
                             k.to_string()
                         }
                     };
                     if map.contains_key(&name) {
-                        let first = entries
-                            .iter()
-                            .find(|(k, _)| **k == *name)
-                            .map(|(_, id)| *id);
+                        let first = entries.iter().find(|(k, _)| **k == *name).map(|(_, id)| *id);
                         let line = first
                             .and_then(|id| self.spans.key_of(id))
                             .map(|k| self.source.line_col(k.start).0)
                             .unwrap_or(0);
                         self.diags.push(
-                            Diagnostic::error(
-                                Code::DuplicateKey,
-                                format!("duplicate key `{name}`"),
-                            )
-                            .at(self.source, krange.clone())
-                            .label(format!("`{name}` was already set on line {line}"))
-                            .help("remove one of the two entries"),
+                            Diagnostic::error(Code::DuplicateKey, format!("duplicate key `{name}`"))
+                                .at(self.source, krange.clone())
+                                .label(format!("`{name}` was already set on line {line}"))
+                                .help("remove one of the two entries"),
                         );
                         // Keep the first, and skip the duplicate's value.
                         let _ = self.node();
@@ -222,34 +212,13 @@ impl Builder<'_, '_> {
                 };
                 let v = Value::Object(map);
                 self.remember(anchor, &v);
-                (
-                    v,
-                    self.spans.map(
-                        Loc {
-                            key: None,
-                            value: start..end.max(start),
-                        },
-                        entries,
-                    ),
-                )
+                (v, self.spans.map(self.loc(start..end.max(start)), entries))
             }
             Event::Alias(id) => {
-                let v = self.anchors.get(id).cloned().unwrap_or(Value::Null);
-                (
-                    v,
-                    self.spans.leaf(Loc {
-                        key: None,
-                        value: self.range(&span),
-                    }),
-                )
+                let v = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                (v, self.spans.leaf(self.loc(self.range(&span))))
             }
-            _ => (
-                Value::Null,
-                self.spans.leaf(Loc {
-                    key: None,
-                    value: start..start,
-                }),
-            ),
+            _ => (Value::Null, self.spans.leaf(self.loc(start..start))),
         }
     }
 
