@@ -106,8 +106,11 @@ fn expression_text(s: &str) -> &str {
 type Compiled = Rc<Expression<'static, 'static>>;
 
 thread_local! {
-    /// Catalogs repeat the same strings (a probe template's URL, once per check): compile each once.
+    /// Catalogs repeat some strings many times (a probe template's URL, once per check):
+    /// those are compiled once. A compiled expression takes kilobytes, so a string is kept
+    /// only from its third use on; most strings are used twice (validated, then rendered).
     static COMPILED: RefCell<HashMap<String, Compiled>> = RefCell::new(HashMap::new());
+    static USES: RefCell<HashMap<u64, u8>> = RefCell::new(HashMap::new());
 }
 
 fn compiled(src: &str) -> Result<Compiled, Error> {
@@ -115,7 +118,19 @@ fn compiled(src: &str) -> Result<Compiled, Error> {
         return Ok(c);
     }
     let c = Rc::new(env().compile_expression_owned(src.to_string())?);
-    COMPILED.with(|m| m.borrow_mut().insert(src.to_string(), c.clone()));
+    let key = {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(src)
+    };
+    let uses = USES.with(|u| {
+        let mut u = u.borrow_mut();
+        let n = u.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    });
+    if uses >= 3 {
+        COMPILED.with(|m| m.borrow_mut().insert(src.to_string(), c.clone()));
+    }
     Ok(c)
 }
 

@@ -136,7 +136,9 @@ impl<'i> Builder<'_, 'i> {
                 let mut items = Vec::new();
                 let mut ids = Vec::new();
                 let end = loop {
-                    let next = self.peek().map(|(ev, sp)| (matches!(ev, Event::SequenceEnd), *sp));
+                    let next = self
+                        .peek()
+                        .map(|(ev, sp)| (matches!(ev, Event::SequenceEnd), *sp));
                     match next {
                         None => break start,
                         Some((true, end)) => {
@@ -182,24 +184,33 @@ impl<'i> Builder<'_, 'i> {
                         None => {
                             let (k, _) = self.node();
                             self.diags.push(
-                                Diagnostic::error(Code::WrongType, "mapping keys must be plain strings")
-                                    .at(self.source, krange.clone())
-                                    .label("complex key"),
+                                Diagnostic::error(
+                                    Code::WrongType,
+                                    "mapping keys must be plain strings",
+                                )
+                                .at(self.source, krange.clone())
+                                .label("complex key"),
                             );
                             k.to_string()
                         }
                     };
                     if map.contains_key(&name) {
-                        let first = entries.iter().find(|(k, _)| **k == *name).map(|(_, id)| *id);
+                        let first = entries
+                            .iter()
+                            .find(|(k, _)| **k == *name)
+                            .map(|(_, id)| *id);
                         let line = first
                             .and_then(|id| self.spans.key_of(id))
                             .map(|k| self.source.line_col(k.start).0)
                             .unwrap_or(0);
                         self.diags.push(
-                            Diagnostic::error(Code::DuplicateKey, format!("duplicate key `{name}`"))
-                                .at(self.source, krange.clone())
-                                .label(format!("`{name}` was already set on line {line}"))
-                                .help("remove one of the two entries"),
+                            Diagnostic::error(
+                                Code::DuplicateKey,
+                                format!("duplicate key `{name}`"),
+                            )
+                            .at(self.source, krange.clone())
+                            .label(format!("`{name}` was already set on line {line}"))
+                            .help("remove one of the two entries"),
                         );
                         // Keep the first, and skip the duplicate's value.
                         let _ = self.node();
