@@ -15,3 +15,21 @@ pub fn stdout(text: &str) -> bool {
         }
     }
 }
+
+/// Writes `value` as pretty JSON to stdout as it is serialized (a large plan is never
+/// held twice in memory); the same error handling as [`stdout`].
+pub fn stdout_json<T: serde::Serialize>(value: &T) -> bool {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => true,
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => true,
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            false
+        }
+    }
+}

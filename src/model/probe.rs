@@ -149,11 +149,12 @@ macro_rules! probe_struct {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
-            pub http: Option<Http>,
-            pub command: Option<Command>,
-            pub ssh: Option<Ssh>,
-            pub tcp: Option<Tcp>,
-            pub dns: Option<Dns>,
+            // Boxed: a probe has one kind, and a catalog holds thousands of probes.
+            pub http: Option<Box<Http>>,
+            pub command: Option<Box<Command>>,
+            pub ssh: Option<Box<Ssh>>,
+            pub tcp: Option<Box<Tcp>>,
+            pub dns: Option<Box<Dns>>,
             /// Per-attempt timeout (overrides group and catalog defaults).
             pub timeout: Option<Duration>,
             /// Retry policy for transient errors.
@@ -204,6 +205,24 @@ pub const KINDS: [&str; 5] = ["http", "command", "ssh", "tcp", "dns"];
 macro_rules! kinds_of {
     ($t:ty) => {
         impl $t {
+            /// The probe's kind and its fields as JSON (unset fields included as null).
+            pub fn kind_json(&self) -> (&'static str, serde_json::Value) {
+                let json = |v: Result<serde_json::Value, serde_json::Error>| v.unwrap_or_default();
+                if let Some(h) = &self.http {
+                    ("http", json(serde_json::to_value(h)))
+                } else if let Some(c) = &self.command {
+                    ("command", json(serde_json::to_value(c)))
+                } else if let Some(s) = &self.ssh {
+                    ("ssh", json(serde_json::to_value(s)))
+                } else if let Some(t) = &self.tcp {
+                    ("tcp", json(serde_json::to_value(t)))
+                } else if let Some(d) = &self.dns {
+                    ("dns", json(serde_json::to_value(d)))
+                } else {
+                    ("none", serde_json::Value::Null)
+                }
+            }
+
             /// The probe kinds that are set.
             pub fn kinds(&self) -> Vec<&'static str> {
                 let mut v = Vec::new();

@@ -408,18 +408,21 @@ fn providers(
 }
 
 /// `vars.x` / `secrets.x` names a check reads, directly or through its probe template.
+/// Read from the typed model (the document tree is gone by now); only runs when a catalog
+/// has unbound inputs.
 fn inputs_used(c: &LoadedCatalog, d: DefId) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut strings = Vec::new();
-    if let Some(v) = c.doc.value.pointer(&check_pointer(d)) {
-        collect_strings(v, &mut strings);
-    }
     let k = &c.model.groups[d.group].checks[d.check];
-    if let Some(t) = k.probe.uses.as_ref().and_then(|u| {
-        c.doc
-            .value
-            .pointer(&format!("/probes/{}", crate::source::escape_token(u)))
-    }) {
+    let check = serde_json::to_value(k).unwrap_or_default();
+    let template = k
+        .probe
+        .uses
+        .as_ref()
+        .and_then(|u| c.model.probes.get(u))
+        .map(|t| serde_json::to_value(t).unwrap_or_default());
+    let mut strings = Vec::new();
+    collect_strings(&check, &mut strings);
+    if let Some(t) = &template {
         collect_strings(t, &mut strings);
     }
     for s in strings {
@@ -656,25 +659,15 @@ fn probe(
             let mut inner = ctx.clone();
             inner.insert("params".into(), to_ctx(Value::Object(params)));
             let (kind, spec) = raw.spec(t as *const _ as usize, || {
-                kind_spec(
-                    t.http.as_ref(),
-                    t.command.as_ref(),
-                    t.ssh.as_ref(),
-                    t.tcp.as_ref(),
-                    t.dns.as_ref(),
-                )
+                let (k, v) = t.kind_json();
+                (k, compact(v))
             });
             (kind, render(&spec, &ctx_value(&inner))?, Some(name.clone()))
         }
         None => {
             let (kind, spec) = raw.spec(pr as *const _ as usize, || {
-                kind_spec(
-                    pr.http.as_ref(),
-                    pr.command.as_ref(),
-                    pr.ssh.as_ref(),
-                    pr.tcp.as_ref(),
-                    pr.dns.as_ref(),
-                )
+                let (k, v) = pr.kind_json();
+                (k, compact(v))
             });
             (kind, render(&spec, &mctx)?, None)
         }
@@ -756,29 +749,6 @@ impl RawCache {
         make: impl FnOnce() -> (&'static str, Value),
     ) -> (&'static str, Value) {
         self.specs.entry(key).or_insert_with(make).clone()
-    }
-}
-
-fn kind_spec(
-    http: Option<&crate::model::probe::Http>,
-    command: Option<&crate::model::probe::Command>,
-    ssh: Option<&crate::model::probe::Ssh>,
-    tcp: Option<&crate::model::probe::Tcp>,
-    dns: Option<&crate::model::probe::Dns>,
-) -> (&'static str, Value) {
-    let to = |v: Result<Value, serde_json::Error>| compact(v.unwrap_or_default());
-    if let Some(h) = http {
-        ("http", to(serde_json::to_value(h)))
-    } else if let Some(c) = command {
-        ("command", to(serde_json::to_value(c)))
-    } else if let Some(s) = ssh {
-        ("ssh", to(serde_json::to_value(s)))
-    } else if let Some(t) = tcp {
-        ("tcp", to(serde_json::to_value(t)))
-    } else if let Some(d) = dns {
-        ("dns", to(serde_json::to_value(d)))
-    } else {
-        ("none", Value::Null)
     }
 }
 

@@ -27,17 +27,13 @@ pub fn run(args: &PlanArgs, root: &Path) -> i32 {
         );
         return exit::INVALID;
     };
-    let out = match args.format {
-        PlanFormat::Text => render::text(&plan),
-        PlanFormat::Json => render::json(&plan),
-        PlanFormat::Mermaid => render::mermaid(&plan),
-        PlanFormat::Dot => render::dot(&plan),
+    let written = match args.format {
+        PlanFormat::Text => crate::output::stdout(&render::text(&plan)),
+        PlanFormat::Json => crate::output::stdout_json(&plan),
+        PlanFormat::Mermaid => crate::output::stdout(&render::mermaid(&plan)),
+        PlanFormat::Dot => crate::output::stdout(&render::dot(&plan)),
     };
-    if crate::output::stdout(&out) {
-        exit::OK
-    } else {
-        exit::INVALID
-    }
+    if written { exit::OK } else { exit::INVALID }
 }
 
 /// Loads, validates and plans; `None` when there are errors (all of them in `diags`).
@@ -70,6 +66,11 @@ pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<(su
     analyze::topology::check(&topo, &by_id, diags);
     if diags.has_errors() {
         return None;
+    }
+    // The document trees were needed to check and type the files; planning works on the
+    // typed model, and a large catalog's tree is tens of megabytes.
+    for c in &mut set.catalogs {
+        c.doc.value = serde_json::Value::Null;
     }
     let req = Request {
         providers: &args.providers,
