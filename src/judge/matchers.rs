@@ -41,10 +41,10 @@ fn list(v: &Value) -> Vec<Value> {
 
 /// Applies the single matcher set in `m` (analysis guarantees there is exactly one).
 pub fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
-    if let Some(x) = &m.equals {
+    if let Some(x) = m.equals.as_deref() {
         return done("equals", x.clone(), actual, loosely_equal(actual, x), None);
     }
-    if let Some(x) = &m.not_equals {
+    if let Some(x) = m.not_equals.as_deref() {
         return done(
             "not_equals",
             x.clone(),
@@ -53,11 +53,11 @@ pub fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
             None,
         );
     }
-    if let Some(x) = &m.one_of {
+    if let Some(x) = m.one_of.as_deref() {
         let passed = list(x).iter().any(|o| loosely_equal(actual, o));
         return done("in", x.clone(), actual, passed, None);
     }
-    if let Some(x) = &m.contains {
+    if let Some(x) = m.contains.as_deref() {
         let passed = match actual {
             Value::Array(items) => items.iter().any(|i| loosely_equal(i, x)),
             Value::String(s) => text(x).is_some_and(|t| s.contains(&t)),
@@ -101,12 +101,12 @@ pub fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
     for (name, bound, ok) in [
         (
             "gt",
-            &m.gt,
+            m.gt.as_deref(),
             (|a: f64, b: f64| a > b) as fn(f64, f64) -> bool,
         ),
-        ("ge", &m.ge, |a, b| a >= b),
-        ("lt", &m.lt, |a, b| a < b),
-        ("le", &m.le, |a, b| a <= b),
+        ("ge", m.ge.as_deref(), |a, b| a >= b),
+        ("lt", m.lt.as_deref(), |a, b| a < b),
+        ("le", m.le.as_deref(), |a, b| a <= b),
     ] {
         if let Some(b) = bound {
             return match (as_number(actual), as_number(b)) {
@@ -186,7 +186,7 @@ pub fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
             return done(&format!("{name} {sub}"), expected, actual, passed, why);
         }
     }
-    if let Some(x) = &m.subset_of {
+    if let Some(x) = m.subset_of.as_deref() {
         let want = list(x);
         let missing: Vec<Value> = list(actual)
             .into_iter()
@@ -196,7 +196,7 @@ pub fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
             .then(|| format!("not allowed: {}", Value::Array(missing.clone())));
         return done("subset_of", x.clone(), actual, missing.is_empty(), why);
     }
-    if let Some(x) = &m.superset_of {
+    if let Some(x) = m.superset_of.as_deref() {
         let have = list(actual);
         let missing: Vec<Value> = list(x)
             .into_iter()

@@ -98,7 +98,7 @@ pub fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
     if actual.is_null()
         && let Some(default) = &e.absent_means
     {
-        actual = default.clone();
+        actual = (**default).clone();
     }
     let mut r = matchers::apply(&e.matcher(), &actual);
     r.query = e.query.clone();

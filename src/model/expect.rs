@@ -16,16 +16,16 @@ macro_rules! with_matchers {
             $($(#[$fmeta])* pub $field: $ty,)*
             /// Equal to this value (numbers coerce: "5", 5 and 5.0 are equal).
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub equals: Option<Value>,
+            pub equals: Option<Box<Value>>,
             /// Not equal to this value.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub not_equals: Option<Value>,
+            pub not_equals: Option<Box<Value>>,
             /// One of these values.
             #[serde(rename = "in", skip_serializing_if = "Option::is_none")]
-            pub one_of: Option<Value>,
+            pub one_of: Option<Box<Value>>,
             /// A string containing this text, or a list containing this element.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub contains: Option<Value>,
+            pub contains: Option<Box<Value>>,
             /// A string matching this regular expression.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub matches: Option<String>,
@@ -37,16 +37,16 @@ macro_rules! with_matchers {
             pub absent: Option<bool>,
             /// Greater than (numbers coerce from strings).
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub gt: Option<Value>,
+            pub gt: Option<Box<Value>>,
             /// Greater than or equal.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub ge: Option<Value>,
+            pub ge: Option<Box<Value>>,
             /// Less than.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub lt: Option<Value>,
+            pub lt: Option<Box<Value>>,
             /// Less than or equal.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub le: Option<Value>,
+            pub le: Option<Box<Value>>,
             /// Length of a string, list or object: a number, or a matcher on the length.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub length: Option<Box<LengthMatch>>,
@@ -58,10 +58,10 @@ macro_rules! with_matchers {
             pub any: Option<Box<Matcher>>,
             /// The list (as a set) is contained in this one.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub subset_of: Option<Value>,
+            pub subset_of: Option<Box<Value>>,
             /// The list (as a set) contains every element of this one.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub superset_of: Option<Value>,
+            pub superset_of: Option<Box<Value>>,
             /// A version satisfying this semver requirement (`>=8.1`); `8.2` reads as `8.2.0`.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub semver: Option<String>,
@@ -86,7 +86,7 @@ with_matchers! {
         pub query: Option<String>,
         /// The value to assume when the query finds nothing (PVE omits keys at their default).
         #[serde(skip_serializing_if = "Option::is_none")]
-        pub absent_means: Option<Value>,
+        pub absent_means: Option<Box<Value>>,
         /// Text shown when the expectation fails, instead of the generated one.
         #[serde(skip_serializing_if = "Option::is_none")]
         pub message: Option<String>,
