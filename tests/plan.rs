@@ -231,3 +231,46 @@ fn unselected_providers_are_skipped() {
         typo.stderr
     );
 }
+
+#[test]
+fn large_plans_render_in_parallel_in_order() {
+    // 1,200 instances: above the threshold where rendering is split across threads.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("topologies")).unwrap();
+    let items: Vec<String> = (0..1200).map(|i| format!("n{i}")).collect();
+    std::fs::write(
+        dir.path().join("big.yaml"),
+        "catalog: big\nprovider: pve\nvars:\n  nodes: { type: list }\ngroups:\n  - id: g\n    checks:\n      - id: first\n        probe: { tcp: { host: first.test, port: 1 } }\n        capture: { v: x }\n      - id: each\n        needs: [first]\n        for_each: \"{{ vars.nodes }}\"\n        probe: { http: { url: \"https://{{ item }}.test/{{ checks.first.v }}\" } }\n        expect: [ { status: 200 } ]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("topologies/big.yaml"),
+        format!(
+            "topology: big\ncatalogs:\n  big:\n    vars: {{ nodes: [{}] }}\n",
+            items.join(", ")
+        ),
+    )
+    .unwrap();
+    let root = dir.path().to_string_lossy().into_owned();
+    let out = labcert(&[
+        "--catalogs",
+        &root,
+        "plan",
+        "--topology",
+        "big",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1201);
+    for (i, c) in checks.iter().skip(1).enumerate() {
+        assert_eq!(c["id"], format!("big.g.each[n{i}]"));
+        assert_eq!(
+            c["probe"]["spec"]["url"],
+            format!("https://n{i}.test/<capture:checks.first.v>")
+        );
+        assert_eq!(c["wave"], 2);
+    }
+}

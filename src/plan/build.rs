@@ -129,14 +129,11 @@ pub fn build(
         return None;
     }
 
-    // Instances, in catalog order.
-    let mut checks: Vec<Planned> = Vec::new();
-    let mut contexts: Vec<Ctx> = Vec::new();
-    let mut defs: Vec<DefId> = Vec::new();
+    // Instances, in catalog order: expanded here, rendered below (in parallel when many).
+    let mut jobs: Vec<Job> = Vec::new();
     let mut by_def: Vec<Vec<usize>> = vec![Vec::new(); analysis.index.count()];
     let mut in_plan = vec![false; analysis.index.count()];
     let mut placeholders = super::captures::Builder::default();
-    let mut raw = RawCache::default();
     for scope in &scopes {
         let c = &cats[scope.cat];
         for (gi, g) in c.model.groups.iter().enumerate() {
@@ -196,15 +193,27 @@ pub fn build(
                             .iter()
                             .map(|(k, v)| (k.clone(), to_ctx(v.clone()))),
                     );
-                    let mut p = planned(c, d, &inst, &ctx, early.clone(), &mut raw, diags);
-                    p.need_index.clear();
-                    by_def[analysis.index.dense(d)].push(checks.len());
-                    checks.push(p);
-                    contexts.push(ctx);
-                    defs.push(d);
+                    by_def[analysis.index.dense(d)].push(jobs.len());
+                    jobs.push(Job {
+                        cat: scope.cat,
+                        d,
+                        inst,
+                        ctx,
+                        early: early.clone(),
+                    });
                 }
             }
         }
+    }
+    let rendered = render_jobs(cats, &jobs);
+    let mut checks: Vec<Planned> = Vec::with_capacity(jobs.len());
+    let mut contexts: Vec<Ctx> = Vec::with_capacity(jobs.len());
+    let mut defs: Vec<DefId> = Vec::with_capacity(jobs.len());
+    for (job, (p, found)) in jobs.into_iter().zip(rendered) {
+        diags.extend(found);
+        checks.push(p);
+        contexts.push(job.ctx);
+        defs.push(job.d);
     }
     // Edges.
     for i in 0..checks.len() {
@@ -347,6 +356,59 @@ pub fn build(
         waves,
         checks,
         missing_requirements: missing,
+    })
+}
+
+/// One check instance to render.
+struct Job {
+    cat: usize,
+    d: DefId,
+    inst: Instance,
+    ctx: Ctx,
+    early: Option<State>,
+}
+
+/// Below this many instances one thread renders them all; above, the work is split in
+/// contiguous chunks across the cores and the results are put back in order.
+const PARALLEL_FROM: usize = 512;
+
+fn render_jobs(cats: &[LoadedCatalog], jobs: &[Job]) -> Vec<(Planned, Diagnostics)> {
+    let chunk = |part: &[Job]| -> Vec<(Planned, Diagnostics)> {
+        let mut raw = RawCache::default();
+        part.iter()
+            .map(|j| {
+                let mut found = Diagnostics::default();
+                let p = planned(
+                    &cats[j.cat],
+                    j.d,
+                    &j.inst,
+                    &j.ctx,
+                    j.early.clone(),
+                    &mut raw,
+                    &mut found,
+                );
+                (p, found)
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if jobs.len() < PARALLEL_FROM || threads < 2 {
+        return chunk(jobs);
+    }
+    let size = jobs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .chunks(size)
+            .map(|part| s.spawn(move || chunk(part)))
+            .collect();
+        // A panic in a worker is a bug; re-raise it rather than return a partial plan.
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     })
 }
 
