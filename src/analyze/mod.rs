@@ -32,10 +32,29 @@ pub fn analyze(cats: &[LoadedCatalog], diags: &mut Diagnostics) -> Analysis {
     ids::check(cats, diags);
     let index = Index::new(cats);
     let needs = needs::resolve(cats, &index, diags);
-    for (ci, c) in cats.iter().enumerate() {
-        checks::check(c, diags);
-        templates::check(cats, ci, &index, &needs, diags);
-        secrets::check_catalog(c, diags);
-    }
+    // The per-catalog passes only read: templates (the longest) runs beside the other two.
+    // Diagnostics are merged in a fixed order, so output does not depend on timing.
+    let (rules, names) = std::thread::scope(|s| {
+        let names = s.spawn(|| {
+            let mut d = Diagnostics::default();
+            for ci in 0..cats.len() {
+                templates::check(cats, ci, &index, &needs, &mut d);
+            }
+            d
+        });
+        let mut rules = Diagnostics::default();
+        for c in cats {
+            checks::check(c, &mut rules);
+            secrets::check_catalog(c, &mut rules);
+        }
+        (
+            rules,
+            names
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        )
+    });
+    diags.extend(rules);
+    diags.extend(names);
     Analysis { index, needs }
 }
