@@ -285,7 +285,23 @@ pub fn build(
         .enumerate()
         .flat_map(|(i, c)| c.need_index.iter().map(move |&j| (i, j)))
         .collect();
-    let order = crate::graph::waves(checks.len(), &edges).ok()?;
+    // Definition-level cycles are load errors, so instances cannot form one; say so if they do.
+    let order = match crate::graph::waves(checks.len(), &edges) {
+        Ok(o) => o,
+        Err(cycles) => {
+            for c in cycles {
+                let path: Vec<&str> = c.iter().map(|&i| checks[i].id.as_str()).collect();
+                diags.push(Diagnostic::error(
+                    Code::Cycle,
+                    format!(
+                        "instances depend on each other in a cycle: {}",
+                        path.join(" → ")
+                    ),
+                ));
+            }
+            return None;
+        }
+    };
     for wave in &order {
         for &i in wave {
             if checks[i].state != State::Planned {
@@ -310,12 +326,12 @@ pub fn build(
         .iter()
         .copied()
         .filter(|&(a, b)| {
-            checks[a].state != State::Skipped(String::new())
-                && !matches!(checks[a].state, State::Skipped(_))
+            !matches!(checks[a].state, State::Skipped(_))
                 && !matches!(checks[b].state, State::Skipped(_))
         })
         .collect();
-    let waves_all = crate::graph::waves(checks.len(), &live).ok()?;
+    // A subset of the edges above: acyclic too.
+    let waves_all = crate::graph::waves(checks.len(), &live).unwrap_or_default();
     let mut waves = Vec::new();
     for w in waves_all {
         let w: Vec<usize> = w
