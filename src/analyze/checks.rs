@@ -161,6 +161,27 @@ fn probe(cx: &mut Ctx<'_>, pr: &Probe, p: &str) {
                         );
                     }
                 }
+                for (pname, value) in &pr.with {
+                    let Some(kind) = t.params.get(pname).and_then(|d| d.kind) else {
+                        continue;
+                    };
+                    if !super::topology::fits(kind, value) {
+                        cx.err(
+                            Code::ParameterType,
+                            format!(
+                                "parameter `{pname}` of probe template `{name}` takes {}, not {}",
+                                super::topology::kind_name(kind),
+                                super::topology::value_kind(value)
+                            ),
+                            &format!("{p}/with/{}", crate::source::escape_token(pname)),
+                            &format!("expected {}", super::topology::kind_name(kind)),
+                            (kind == crate::model::VarType::List).then(|| match cx.c.doc.source.format {
+                                crate::source::Format::Yaml => "write a list: `[vm, show]`; a string stays one argument".to_string(),
+                                crate::source::Format::Toml => "write an array: `[\"vm\", \"show\"]`; a string stays one argument".to_string(),
+                            }),
+                        );
+                    }
+                }
                 for (pname, decl) in &t.params {
                     if decl.default.is_none() && !pr.with.contains_key(pname) {
                         cx.key_err(

@@ -152,7 +152,7 @@ pub fn fits(kind: VarType, v: &Value) -> bool {
     }
 }
 
-fn value_kind(v: &Value) -> &'static str {
+pub fn value_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing (null)",
         Value::Bool(_) => "a boolean",

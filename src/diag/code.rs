@@ -46,6 +46,7 @@ codes! {
     UnknownParameter = "E231", "`with` passes a parameter the probe template does not declare";
     MissingParameter = "E232", "a required probe template parameter is not passed";
     ProbeKind = "E233", "a probe must have exactly one kind (or `use`)";
+    ParameterType = "E234", "a probe template parameter is passed a value of the wrong type";
     LiteralSecret = "E240", "a secret given as a literal where a reference is required";
     InvalidSecretRef = "E241", "a secret reference with an unknown scheme";
     MatcherCount = "E250", "an expectation must have exactly one matcher";

@@ -128,7 +128,10 @@ impl<'i> Builder<'_, 'i> {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let v = scalar(&text, style, tag.as_deref().map(|t| t.suffix.as_str()));
-                let id = self.spans.leaf(self.loc(self.range(&span)));
+                // In flow collections the parser's span of a quoted scalar takes the space after it.
+                let r = self.range(&span);
+                let end = r.start + self.source.text[r.clone()].trim_end().len();
+                let id = self.spans.leaf(self.loc(r.start..end));
                 self.remember(anchor, &v);
                 (v, id)
             }

@@ -194,6 +194,9 @@ probe_struct! {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamDecl {
+    /// What the parameter holds (default: any). A `list` spliced into `argv` becomes several arguments.
+    #[serde(rename = "type")]
+    pub kind: Option<super::catalog::VarType>,
     pub description: Option<String>,
     /// Used when the check does not pass the parameter; without it the parameter is required.
     pub default: Option<Value>,
