@@ -14,6 +14,7 @@ pub mod analyze;
 pub mod graph;
 pub mod judge;
 pub mod plan;
+pub mod probe;
 pub mod template;
 pub mod validate;
 pub mod workspace;

@@ -12,18 +12,7 @@ use crate::model::expect::{Expect, Matcher};
 
 pub use compare::{as_number, loosely_equal};
 
-/// What a probe observed, as the judge sees it.
-#[derive(Debug, Clone, Default)]
-pub struct Observation {
-    /// HTTP status.
-    pub status: Option<u16>,
-    /// Exit code of a command or SSH command.
-    pub exit: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    /// The JSON queries run against: an HTTP body or stdout, when it parses as JSON.
-    pub json: Option<Value>,
-}
+pub use crate::probe::Observation;
 
 /// One expectation's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]

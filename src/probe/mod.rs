@@ -1,0 +1,23 @@
+//! Probes: how a check observes. One file per kind; all return an [`Observation`].
+
+pub mod command;
+mod observation;
+
+pub use observation::{Observation, ProbeError};
+
+/// Limits every probe honours.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: std::time::Duration,
+    /// Bytes kept of each output stream; the rest is drained and dropped.
+    pub max_output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            timeout: std::time::Duration::from_secs(30),
+            max_output: 1 << 20,
+        }
+    }
+}
