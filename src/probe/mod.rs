@@ -2,6 +2,7 @@
 
 pub mod command;
 mod observation;
+pub mod tcp;
 
 pub use observation::{Observation, ProbeError};
 
