@@ -274,3 +274,43 @@ fn large_plans_render_in_parallel_in_order() {
         assert_eq!(c["wave"], 2);
     }
 }
+
+#[test]
+fn a_when_on_an_unbound_var_blocks_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("topologies")).unwrap();
+    std::fs::write(
+        dir.path().join("t.yaml"),
+        "catalog: t\nprovider: pve\nvars:\n  flag: { type: boolean }\ngroups:\n  - id: g\n    checks:\n      - id: gated\n        when: vars.flag\n        probe: { tcp: { host: x.test, port: 22 } }\n      - id: free\n        probe: { tcp: { host: y.test, port: 22 } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("topologies/t.yaml"),
+        "topology: t\ncatalogs:\n  t: {}\n",
+    )
+    .unwrap();
+    let root = dir.path().to_string_lossy().into_owned();
+    let out = labcert(&["--catalogs", &root, "plan", "--topology", "t"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("t.g.gated  [blocked: missing_requirement: t: vars.flag]"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("1 wave,"), "{}", out.stdout);
+    let off = labcert(&[
+        "--catalogs",
+        &root,
+        "plan",
+        "--topology",
+        "t",
+        "--var",
+        "t.flag=false",
+    ]);
+    assert!(
+        off.stdout.contains("t.g.gated — when `vars.flag` is false"),
+        "{}",
+        off.stdout
+    );
+}

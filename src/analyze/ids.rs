@@ -56,8 +56,14 @@ fn id_form(c: &LoadedCatalog, ptr: &str, id: &str, diags: &mut Diagnostics) {
         diags.push(
             Diagnostic::error(Code::InvalidId, format!("invalid id `{id}`"))
                 .at(&c.doc.source, c.doc.spans.value_span(ptr))
-                .label("ids use letters, digits, `-` and `_`")
-                .help("dots separate catalog, group and check in references, so ids cannot contain them"),
+                .label("ids use ASCII letters, digits, `-` and `_`")
+                .help(if id.contains('.') {
+                    "dots separate catalog, group and check in references, so ids cannot contain them"
+                } else if id.is_empty() {
+                    "give it a name, e.g. `api-auth`"
+                } else {
+                    "ids appear in references, file names and CI output: keep them to `a-z`, `0-9`, `-`, `_`"
+                }),
         );
     }
 }

@@ -503,14 +503,20 @@ fn inputs_used(c: &LoadedCatalog, d: DefId) -> BTreeSet<String> {
     if let Some(t) = &template {
         collect_strings(t, &mut strings);
     }
-    for s in strings {
-        if let Ok(names) = template::names(s) {
-            for n in names {
-                let mut parts = n.splitn(3, '.');
-                if let (Some(root @ ("vars" | "secrets")), Some(f)) = (parts.next(), parts.next()) {
-                    out.insert(format!("{root}.{f}"));
-                }
-            }
+    // `when` is an expression, usually written without braces.
+    let when = k
+        .when
+        .as_deref()
+        .and_then(|w| template::expression_names(w).ok())
+        .unwrap_or_default();
+    let names = strings
+        .into_iter()
+        .filter_map(|s| template::names(s).ok())
+        .chain(std::iter::once(when));
+    for n in names.flatten() {
+        let mut parts = n.splitn(3, '.');
+        if let (Some(root @ ("vars" | "secrets")), Some(f)) = (parts.next(), parts.next()) {
+            out.insert(format!("{root}.{f}"));
         }
     }
     out

@@ -63,7 +63,15 @@ pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<(su
         .iter()
         .map(|c| (c.model.catalog.as_str(), c))
         .collect();
-    analyze::topology::check(&topo, &by_id, diags);
+    // Unbound inputs are the plan's own `missingRequirements` (after --var and --vars),
+    // so the topology-only warning would be stale here.
+    let mut topo_diags = Diagnostics::default();
+    analyze::topology::check(&topo, &by_id, &mut topo_diags);
+    for d in topo_diags.sorted() {
+        if d.code != Code::UnboundInput {
+            diags.push(d);
+        }
+    }
     if diags.has_errors() {
         return None;
     }

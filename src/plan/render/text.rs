@@ -27,9 +27,10 @@ pub fn text(plan: &Plan) -> String {
     );
     let _ = writeln!(
         out,
-        "{} checks: {planned} to run in {} waves, {blocked} blocked, {skipped} skipped",
+        "{} checks: {planned} to run in {} wave{}, {blocked} blocked, {skipped} skipped",
         plan.checks.len(),
-        plan.waves.len()
+        plan.waves.len(),
+        if plan.waves.len() == 1 { "" } else { "s" }
     );
     for (wi, wave) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "\nwave {}", wi + 1);
@@ -48,7 +49,9 @@ pub fn text(plan: &Plan) -> String {
             if c.title != c.check {
                 let _ = writeln!(out, "      {}", c.title);
             }
-            let _ = writeln!(out, "      probe   {}", probe_line(&c.probe));
+            if !c.probe.is_null() {
+                let _ = writeln!(out, "      probe   {}", probe_line(&c.probe));
+            }
             for e in &c.expect {
                 let _ = writeln!(out, "      expect  {}", expect_line(e));
             }
