@@ -25,6 +25,9 @@ pub fn check(t: &LoadedTopology, cats: &HashMap<&str, &LoadedCatalog>, diags: &m
                     .label("no catalog with this id");
             d = match did_you_mean(name, cats.keys().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
+                None if cats.is_empty() => {
+                    d.help("no catalog could be loaded; fix the catalog errors reported above")
+                }
                 None => d.help(format!(
                     "known catalogs: {}",
                     sorted(cats.keys().copied()).join(", ")

@@ -251,15 +251,25 @@ pub fn build(
                             .find(|&&j| checks[j].instance.as_deref() == Some(want.as_str()))
                         {
                             Some(&j) => need_index.push(j),
-                            None => diags.push(located(
-                                &cats[n.cat],
-                                &n.pointer,
-                                Code::UnknownNeed,
-                                format!(
+                            None => {
+                                let have: Vec<&str> = list
+                                    .iter()
+                                    .filter_map(|&j| checks[j].instance.as_deref())
+                                    .collect();
+                                let msg = format!(
                                     "`{}` needs instance `[{want}]`, which does not exist",
                                     checks[i].id
-                                ),
-                            )),
+                                );
+                                let help = if have.is_empty() {
+                                    "that check has no instances in this topology".to_string()
+                                } else {
+                                    format!("its instances: {}", have.join(", "))
+                                };
+                                diags.push(
+                                    located(&cats[n.cat], &n.pointer, Code::UnknownNeed, msg)
+                                        .help(help),
+                                );
+                            }
                         }
                     }
                 }
