@@ -19,6 +19,9 @@ pub struct Observation {
     /// HTTP status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// HTTP response headers (lower-case names; repeated headers joined with ", ").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
     /// Exit code of a command or SSH command that exited normally.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit: Option<i32>,
