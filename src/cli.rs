@@ -69,6 +69,7 @@ pub enum PlanFormat {
 pub enum SchemaKind {
     Catalog,
     Topology,
+    Manifest,
 }
 
 pub fn run() -> i32 {
@@ -91,6 +92,7 @@ pub fn run() -> i32 {
             let k = match kind {
                 SchemaKind::Catalog => crate::schema::Kind::Catalog,
                 SchemaKind::Topology => crate::schema::Kind::Topology,
+                SchemaKind::Manifest => crate::schema::Kind::Manifest,
             };
             if crate::output::stdout(&crate::schema::text(k)) {
                 exit::OK

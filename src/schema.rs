@@ -16,6 +16,7 @@ use crate::source::Format;
 pub enum Kind {
     Catalog,
     Topology,
+    Manifest,
 }
 
 impl Kind {
@@ -23,6 +24,7 @@ impl Kind {
         match self {
             Kind::Catalog => "catalog",
             Kind::Topology => "topology",
+            Kind::Manifest => "manifest",
         }
     }
 }
@@ -32,6 +34,7 @@ pub fn generate(kind: Kind) -> Value {
     let schema = match kind {
         Kind::Catalog => schemars::schema_for!(Catalog),
         Kind::Topology => schemars::schema_for!(Topology),
+        Kind::Manifest => schemars::schema_for!(crate::manifest::Manifest),
     };
     let mut v = schema.to_value();
     strip_object_defaults(&mut v);
@@ -85,15 +88,26 @@ struct Compiled {
 fn compiled(kind: Kind) -> &'static Compiled {
     static CATALOG: OnceLock<Compiled> = OnceLock::new();
     static TOPOLOGY: OnceLock<Compiled> = OnceLock::new();
+    static MANIFEST: OnceLock<Compiled> = OnceLock::new();
     let cell = match kind {
         Kind::Catalog => &CATALOG,
         Kind::Topology => &TOPOLOGY,
+        Kind::Manifest => &MANIFEST,
     };
     cell.get_or_init(|| {
         let schema = generate(kind);
         let validator = jsonschema::draft202012::new(&schema).expect("generated schema compiles");
         Compiled { schema, validator }
     })
+}
+
+/// Every way `value` breaks the schema, as `pointer: message` lines (empty when it fits).
+pub fn violations(kind: Kind, value: &Value) -> Vec<String> {
+    compiled(kind)
+        .validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 /// Validates a document against its schema; every violation becomes a diagnostic.

@@ -122,6 +122,16 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
             .map(|model| Loaded::Catalog(Box::new(LoadedCatalog { doc, model }))),
         Kind::Topology => typed(&doc.value, bad)
             .map(|model| Loaded::Topology(Box::new(LoadedTopology { doc, model }))),
+        Kind::Manifest => {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    "a manifest is not a catalog or topology",
+                )
+                .at(&source, 0..0),
+            );
+            return None;
+        }
     };
     match typed {
         Ok(l) => Some(l),

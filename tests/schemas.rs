@@ -9,6 +9,7 @@ fn committed_schemas_are_fresh() {
     for (kind, file) in [
         (Kind::Catalog, "schemas/catalog.schema.json"),
         (Kind::Topology, "schemas/topology.schema.json"),
+        (Kind::Manifest, "schemas/manifest.schema.json"),
     ] {
         let committed = std::fs::read_to_string(common::root().join(file)).unwrap_or_default();
         assert!(

@@ -177,4 +177,7 @@ pub struct Check {
     pub poll: Option<Poll>,
     pub concurrency: Option<String>,
     pub repair: Option<Repair>,
+    /// The evidence is sensitive: expected/actual values and captures are not recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }

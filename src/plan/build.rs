@@ -365,6 +365,14 @@ pub fn build(
         })
         .collect();
     missing.sort();
+    for (i, p) in checks.iter_mut().enumerate() {
+        if p.state == State::Planned && super::late::waits_for_captures(p) {
+            p.late = Some(std::sync::Arc::new(super::late::Late {
+                def: defs[i],
+                ctx: std::mem::take(&mut contexts[i]),
+            }));
+        }
+    }
     Some(Plan {
         plan_version: PLAN_VERSION,
         topology: t.topology.clone(),
@@ -627,6 +635,8 @@ fn planned(
         concurrency,
         classify,
         repair: None,
+        sensitive: k.sensitive,
+        late: None,
         source: format!("{}:{line}", c.doc.source.path.display()),
     };
     if let Some(s) = early {
@@ -658,7 +668,7 @@ fn planned(
             Err(e) => fail(format!("{base}/when"), e),
         }
     }
-    match probe(m, &k.probe, ctx, false, raw) {
+    match probe(m, &k.probe, ctx, Mode::Plan, raw) {
         Ok(v) => p.probe = v,
         Err(e) => fail(format!("{base}/probe"), e),
     }
@@ -718,23 +728,33 @@ fn title_src(k: &crate::model::Check) -> String {
     k.title.clone().unwrap_or_else(|| k.id.clone())
 }
 
-/// Renders a probe, resolving `use` against the catalog's templates. `lenient` keeps
-/// strings that cannot be rendered yet (repair steps reading earlier steps' results).
-fn probe(
+/// How strings are rendered: for the plan (computations on captures shown as written),
+/// leniently (repair steps reading earlier steps' results), or for the run (everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Plan,
+    Lenient,
+    Run,
+}
+
+pub(super) fn render_mode(v: &Value, c: &MjValue, mode: Mode) -> Result<Value, minijinja::Error> {
+    match mode {
+        Mode::Plan => render_plan(v, c),
+        Mode::Lenient => Ok(render_lenient(v, c)),
+        Mode::Run => render_run(v, c),
+    }
+}
+
+/// Renders a probe, resolving `use` against the catalog's templates.
+pub(super) fn probe(
     m: &Catalog,
     pr: &Probe,
     ctx: &Ctx,
-    lenient: bool,
+    mode: Mode,
     raw: &mut RawCache,
 ) -> Result<Value, minijinja::Error> {
     let mctx = ctx_value(ctx);
-    let render = |v: &Value, c: &MjValue| {
-        if lenient {
-            Ok(render_lenient(v, c))
-        } else {
-            render_plan(v, c)
-        }
-    };
+    let render = |v: &Value, c: &MjValue| render_mode(v, c, mode);
     let (kind, spec, used) = match pr
         .uses
         .as_ref()
@@ -830,7 +850,7 @@ fn rendered_problem(raw: &Value, rendered: &Value) -> Option<(Code, String)> {
 
 /// Probe specs and expectations as JSON, made once per definition and rendered per instance.
 #[derive(Default)]
-struct RawCache {
+pub(super) struct RawCache {
     /// Keyed by the address of the probe or template they come from (alive for the whole build).
     specs: std::collections::HashMap<usize, (&'static str, Value)>,
     expects: std::collections::HashMap<DefId, Vec<Value>>,
@@ -880,7 +900,7 @@ fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx, raw: &mut Ra
         if let Some(p) = &s.probe {
             step.insert(
                 "probe".into(),
-                probe(m, p, ctx, true, raw).unwrap_or(Value::Null),
+                probe(m, p, ctx, Mode::Lenient, raw).unwrap_or(Value::Null),
             );
         }
         if let Some(t) = &s.pve_task {
@@ -946,6 +966,26 @@ fn reads_captures(s: &str) -> bool {
         names
             .iter()
             .any(|n| n == "checks" || n.starts_with("checks."))
+    })
+}
+
+/// Renders for the run: captured values are known, so every template must render.
+fn render_run(v: &Value, ctx: &MjValue) -> Result<Value, minijinja::Error> {
+    Ok(match v {
+        Value::String(s) => template::render(s, ctx)?,
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| render_run(x, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(m) => {
+            let mut out = Map::with_capacity(m.len());
+            for (k, x) in m {
+                out.insert(k.clone(), render_run(x, ctx)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
     })
 }
 

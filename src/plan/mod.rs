@@ -6,6 +6,7 @@ mod captures;
 pub mod command;
 mod expand;
 pub mod inputs;
+pub mod late;
 pub mod render;
 
 use indexmap::IndexMap;
@@ -82,10 +83,16 @@ pub struct Planned {
     pub poll: Option<Poll>,
     pub concurrency: Option<String>,
     pub classify: Vec<ClassifyRule>,
+    /// Expected/actual values and captures are not recorded.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
     /// The repair that would run if the check failed (only with `certify --repair`).
     pub repair: Option<Value>,
     /// `file:line` of the check's definition.
     pub source: String,
+    /// Set when the probe or expectations read captures: the run renders them again.
+    #[serde(skip)]
+    pub late: Option<std::sync::Arc<late::Late>>,
 }
 
 impl Plan {

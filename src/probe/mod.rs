@@ -1,8 +1,11 @@
 //! Probes: how a check observes. One file per kind; all return an [`Observation`].
 
 pub mod command;
+pub mod dns;
+pub mod http;
 mod observation;
 pub mod tcp;
+mod tls_pin;
 
 pub use observation::{Observation, ProbeError};
 

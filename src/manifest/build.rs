@@ -1,0 +1,220 @@
+//! From a plan and its results to a manifest: groups mirroring the catalogs, the roll-up,
+//! provenance, and nothing secret or sensitive.
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::provenance::{self, fmt_time};
+use super::{
+    AttemptEntry, CatalogRef, CheckEntry, Expectation, GroupResult, Manifest, Mode, RunStatus,
+    SCHEMA_VERSION, Summary, Tool,
+};
+use crate::model::Severity;
+use crate::plan::Plan;
+use crate::run::secrets::Secrets;
+use crate::run::{CheckResult, Status};
+use crate::workspace::LoadedCatalog;
+
+/// What the manifest says about the run beyond the results.
+pub struct Inputs<'a> {
+    pub environment: &'a str,
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    pub valid_for: std::time::Duration,
+    pub scope: Option<String>,
+    pub interrupted: bool,
+    /// Missing requirements found while running (unresolvable secrets), added to the plan's.
+    pub missing: Vec<String>,
+}
+
+const SENSITIVE: &str = "<sensitive>";
+
+pub fn build(
+    plan: &Plan,
+    cats: &[LoadedCatalog],
+    results: &[CheckResult],
+    secrets: &Secrets,
+    inputs: Inputs<'_>,
+) -> Manifest {
+    let mut groups: IndexMap<(String, String), GroupResult> = IndexMap::new();
+    // Groups in catalog order, even those with no checks in this plan.
+    for pc in &plan.catalogs {
+        if let Some(c) = cats.iter().find(|c| c.model.catalog == pc.id) {
+            for g in &c.model.groups {
+                groups.insert(
+                    (pc.id.clone(), g.id.clone()),
+                    GroupResult {
+                        catalog: pc.id.clone(),
+                        id: g.id.clone(),
+                        title: g.title.clone().unwrap_or_else(|| g.id.clone()),
+                        status: Status::Skipped,
+                        checks: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+    let mut summary = Summary::default();
+    for (p, r) in plan.checks.iter().zip(results) {
+        let required = p.severity == Severity::Required;
+        count(&mut summary, r.status, required);
+        let entry = entry(p, r, secrets);
+        if let Some(g) = groups.get_mut(&(p.catalog.clone(), p.group.clone())) {
+            g.checks.push(entry);
+        }
+    }
+    for g in groups.values_mut() {
+        g.status = group_status(g);
+    }
+    let status = if summary.required_fail > 0 {
+        RunStatus::Fail
+    } else if summary.required_blocked > 0 || inputs.interrupted {
+        RunStatus::Blocked
+    } else {
+        RunStatus::Pass
+    };
+    let mut missing = plan.missing_requirements.clone();
+    missing.extend(inputs.missing);
+    missing.sort();
+    missing.dedup();
+    let expires = inputs
+        .finished
+        .checked_add(jiff::SignedDuration::try_from(inputs.valid_for).unwrap_or_default())
+        .unwrap_or(inputs.finished);
+    Manifest {
+        schema_version: SCHEMA_VERSION,
+        id: provenance::new_id(inputs.finished, &plan.topology),
+        status,
+        environment: inputs.environment.to_string(),
+        topology: plan.topology.clone(),
+        providers: plan.providers.clone(),
+        mode: Mode::Inspect,
+        created_at: fmt_time(Timestamp::now()),
+        started_at: fmt_time(inputs.started),
+        finished_at: fmt_time(inputs.finished),
+        expires_at: fmt_time(expires),
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        catalogs: plan
+            .catalogs
+            .iter()
+            .filter_map(|pc| {
+                let c = cats.iter().find(|c| c.model.catalog == pc.id)?;
+                Some(CatalogRef {
+                    id: pc.id.clone(),
+                    provider: pc.provider.clone(),
+                    file: pc.file.clone(),
+                    sha256: provenance::sha256_hex(c.doc.source.text.as_bytes()),
+                    selected: pc.selected,
+                    git: provenance::git(&c.doc.source.path),
+                })
+            })
+            .collect(),
+        groups: groups.into_values().collect(),
+        summary,
+        missing_requirements: missing,
+        repairs: Vec::new(),
+        waivers: Vec::new(),
+        scope: inputs.scope,
+        interrupted: inputs.interrupted,
+    }
+}
+
+fn count(s: &mut Summary, st: Status, required: bool) {
+    s.total += 1;
+    match st {
+        Status::Pass => s.pass += 1,
+        Status::Fail => {
+            s.fail += 1;
+            s.required_fail += usize::from(required);
+        }
+        Status::Repaired => s.repaired += 1,
+        Status::Blocked => {
+            s.blocked += 1;
+            s.required_blocked += usize::from(required);
+        }
+        Status::Skipped => s.skipped += 1,
+        Status::Waived => s.waived += 1,
+    }
+}
+
+fn group_status(g: &GroupResult) -> Status {
+    let required: Vec<Status> = g
+        .checks
+        .iter()
+        .filter(|c| c.severity == "required")
+        .map(|c| c.status)
+        .collect();
+    if required.contains(&Status::Fail) {
+        Status::Fail
+    } else if required.contains(&Status::Blocked) {
+        Status::Blocked
+    } else if required.contains(&Status::Repaired) {
+        Status::Repaired
+    } else if required
+        .iter()
+        .any(|s| *s == Status::Pass || *s == Status::Waived)
+    {
+        Status::Pass
+    } else {
+        Status::Skipped
+    }
+}
+
+fn entry(p: &crate::plan::Planned, r: &CheckResult, secrets: &Secrets) -> CheckEntry {
+    let hide = |mut v: Value| {
+        if p.sensitive {
+            Value::String(SENSITIVE.into())
+        } else {
+            secrets.mask_value(&mut v);
+            v
+        }
+    };
+    CheckEntry {
+        id: p.id.clone(),
+        check: p.check.clone(),
+        instance: p.instance.clone(),
+        title: secrets.mask(&p.title),
+        severity: match p.severity {
+            Severity::Required => "required".into(),
+            Severity::Advisory => "advisory".into(),
+        },
+        status: r.status,
+        reason: r.reason.clone(),
+        message: r.message.as_deref().map(|m| secrets.mask(m)),
+        attempts: r
+            .attempts
+            .iter()
+            .map(|a| AttemptEntry {
+                number: a.number,
+                why: a.why.into(),
+                duration_ms: a.duration,
+                outcome: a.outcome,
+                reason: a.reason.clone(),
+            })
+            .collect(),
+        duration_ms: r.duration.as_millis() as u64,
+        expectations: r
+            .expectations
+            .iter()
+            .map(|e| Expectation {
+                query: e.query.clone(),
+                matcher: e.matcher.clone(),
+                expected: hide(e.expected.clone()),
+                actual: hide(e.actual.clone()),
+                passed: e.passed,
+                message: e.message.as_deref().map(|m| secrets.mask(m)),
+            })
+            .collect(),
+        captures: r
+            .captures
+            .iter()
+            .map(|(k, v)| (k.clone(), hide(v.clone())))
+            .collect(),
+        evidence: r.evidence.clone().map(hide),
+        source: p.source.clone(),
+    }
+}

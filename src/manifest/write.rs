@@ -1,0 +1,62 @@
+//! Validating a manifest against its schema and writing it atomically: a temporary file in
+//! the same directory, synced, then renamed over the target. Never a half-written file.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::Manifest;
+
+/// Schema violations as `pointer: message` lines; empty when valid.
+pub fn validate(m: &Manifest) -> Vec<String> {
+    match serde_json::to_value(m) {
+        Ok(v) => crate::schema::violations(crate::schema::Kind::Manifest, &v),
+        Err(e) => vec![format!("cannot serialise the manifest: {e}")],
+    }
+}
+
+/// Validates, then writes `m` to `path` atomically.
+pub fn write_atomic(m: &Manifest, path: &Path) -> Result<(), String> {
+    let problems = validate(m);
+    if !problems.is_empty() {
+        return Err(format!(
+            "the manifest does not match its schema (a bug in labcert):\n  {}",
+            problems.join("\n  ")
+        ));
+    }
+    let mut text = serde_json::to_string_pretty(m).map_err(|e| e.to_string())?;
+    text.push('\n');
+    write_file_atomic(path, text.as_bytes())
+}
+
+/// Writes bytes to `path` through a temporary sibling and a rename.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}

@@ -1,0 +1,257 @@
+//! Running one check: fill in secrets, probe, classify, judge; retry transient errors and
+//! poll for the expected state as the catalog asks, recording every attempt.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+use super::classify::classify;
+use super::prober::Prober;
+use super::secrets::Secrets;
+use super::{Attempt, CheckResult, Status};
+use crate::judge::{self, ExpectationResult};
+use crate::model::expect::Expect;
+use crate::model::probe::Outcome;
+use crate::model::shapes::{Backoff, RetryLong};
+use crate::plan::Planned;
+use crate::probe::{Limits, Observation};
+
+/// Reason classes retried when the catalog's `retry` does not list its own.
+const TRANSIENT: &[&str] = &["timeout", "refused", "dns", "reset", "http_429"];
+/// How much of stderr a failing check keeps as evidence.
+const EXCERPT: usize = 512;
+
+/// What every check of a run shares.
+pub struct Env {
+    pub prober: Arc<dyn Prober>,
+    pub secrets: Secrets,
+    pub max_output: usize,
+}
+
+/// The parts of a check that may have been rendered again with captured values.
+pub struct Parts<'a> {
+    pub probe: &'a Value,
+    pub expect: &'a [Value],
+    pub capture: &'a IndexMap<String, Value>,
+}
+
+/// Runs `p`; `on_attempt` sees each attempt as it ends. Never panics on bad input.
+pub async fn execute(
+    env: &Env,
+    p: &Planned,
+    parts: Parts<'_>,
+    mut on_attempt: impl FnMut(&Attempt),
+) -> CheckResult {
+    let start = Instant::now();
+    let kind = parts
+        .probe
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let raw_spec = parts.probe.get("spec").unwrap_or(&Value::Null);
+    let spec = match env.secrets.substitute(&p.catalog, raw_spec) {
+        Ok(s) => s,
+        Err(why) => {
+            return CheckResult::unprobed(
+                Status::Blocked,
+                "missing_requirement",
+                Some(format!("missing_requirement: {why}")),
+            );
+        }
+    };
+    let mut expects = Vec::with_capacity(parts.expect.len() + 1);
+    for (i, e) in parts.expect.iter().enumerate() {
+        match serde_json::from_value::<Expect>(e.clone()) {
+            Ok(x) => expects.push(x),
+            Err(err) => {
+                return CheckResult::unprobed(
+                    Status::Blocked,
+                    "invalid",
+                    Some(format!(
+                        "expectation {} is not valid after rendering: {err}",
+                        i + 1
+                    )),
+                );
+            }
+        }
+    }
+    if kind == "tcp"
+        && let Some(re) = spec.get("expect").and_then(Value::as_str)
+        && let Ok(banner) = serde_json::from_value(json!({"query": "banner", "matches": re}))
+    {
+        expects.push(banner);
+    }
+    let timeout = crate::model::duration::parse(&p.timeout)
+        .map(|d| d.0)
+        .unwrap_or(Duration::from_secs(30));
+    let limits = Limits {
+        timeout,
+        max_output: env.max_output,
+    };
+    let judges_status = expects.iter().any(|e| e.status.is_some());
+    let retry = p.retry.as_ref();
+    let poll_until = p.poll.as_ref().map(|pl| start + pl.within.0);
+    let mut attempts = Vec::new();
+    let mut retries = 0u32;
+    let mut why = "first";
+    loop {
+        let obs = env.prober.probe(kind, &spec, limits).await;
+        let (status, reason, results) = verdict(p, &expects, &obs, judges_status);
+        let attempt = Attempt {
+            number: attempts.len() as u32 + 1,
+            why,
+            duration: obs.duration.as_millis() as u64,
+            outcome: status,
+            reason: reason.clone(),
+        };
+        on_attempt(&attempt);
+        attempts.push(attempt);
+        if status == Status::Blocked
+            && let Some(r) = retry
+            && retries < r.count
+            && transient(r, reason.as_deref())
+        {
+            tokio::time::sleep(backoff(r, retries)).await;
+            retries += 1;
+            why = "retry";
+            continue;
+        }
+        if status != Status::Pass
+            && let (Some(pl), Some(until)) = (&p.poll, poll_until)
+            && Instant::now() + pl.every.0 < until
+        {
+            tokio::time::sleep(pl.every.0).await;
+            why = "poll";
+            continue;
+        }
+        return finish(
+            env,
+            p,
+            parts.capture,
+            obs,
+            status,
+            reason,
+            results,
+            attempts,
+            start,
+        );
+    }
+}
+
+/// The outcome of one observation: classification first, then the expectations.
+fn verdict(
+    p: &Planned,
+    expects: &[Expect],
+    obs: &Observation,
+    judges_status: bool,
+) -> (Status, Option<String>, Vec<ExpectationResult>) {
+    if let Some(v) = classify(&p.classify, obs, judges_status) {
+        let status = match v.outcome {
+            Outcome::Blocked => Status::Blocked,
+            Outcome::Fail => Status::Fail,
+        };
+        return (status, Some(v.reason), Vec::new());
+    }
+    let results: Vec<ExpectationResult> = expects.iter().map(|e| judge::judge(e, obs)).collect();
+    if results.iter().all(|r| r.passed) {
+        (Status::Pass, None, results)
+    } else {
+        (Status::Fail, Some("expectation".into()), results)
+    }
+}
+
+fn transient(r: &RetryLong, reason: Option<&str>) -> bool {
+    let Some(reason) = reason else { return false };
+    if r.on.is_empty() {
+        TRANSIENT.contains(&reason) || reason.starts_with("http_5")
+    } else {
+        r.on.iter()
+            .any(|x| x == reason || (x == "http_5xx" && reason.starts_with("http_5")))
+    }
+}
+
+fn backoff(r: &RetryLong, done: u32) -> Duration {
+    let base = r.delay.map(|d| d.0).unwrap_or(Duration::from_secs(1));
+    let cap = r.max_delay.map(|d| d.0).unwrap_or(Duration::from_secs(30));
+    match r.backoff {
+        Backoff::Fixed => base,
+        Backoff::Exponential => base.saturating_mul(1 << done.min(16)).min(cap),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    env: &Env,
+    p: &Planned,
+    capture: &IndexMap<String, Value>,
+    obs: Observation,
+    status: Status,
+    reason: Option<String>,
+    mut results: Vec<ExpectationResult>,
+    attempts: Vec<Attempt>,
+    start: Instant,
+) -> CheckResult {
+    let mut captures = IndexMap::new();
+    if status == Status::Pass {
+        let root = obs.json.clone().unwrap_or(Value::Null);
+        for (name, q) in capture {
+            let v = q
+                .as_str()
+                .and_then(|q| judge::query(q, &root).ok())
+                .unwrap_or(Value::Null);
+            captures.insert(name.clone(), v);
+        }
+    }
+    let message = obs.error.as_ref().map(|e| env.secrets.mask(&e.message));
+    for r in &mut results {
+        env.secrets.mask_value(&mut r.actual);
+        env.secrets.mask_value(&mut r.expected);
+        if let Some(m) = &r.message {
+            r.message = Some(env.secrets.mask(m));
+        }
+    }
+    CheckResult {
+        status,
+        reason,
+        message,
+        evidence: evidence(env, p, &obs, status),
+        attempts,
+        duration: start.elapsed(),
+        expectations: results,
+        captures,
+        probed: true,
+    }
+}
+
+/// The readable parts of the last observation, masked; an stderr excerpt only when the
+/// check did not pass and is not sensitive.
+fn evidence(env: &Env, p: &Planned, obs: &Observation, status: Status) -> Option<Value> {
+    let mut m = Map::new();
+    if let Some(s) = obs.status {
+        m.insert("status".into(), s.into());
+    }
+    if let Some(c) = obs.exit {
+        m.insert("exit".into(), c.into());
+    }
+    if let Some(s) = obs.signal {
+        m.insert("signal".into(), s.into());
+    }
+    if status != Status::Pass && !p.sensitive && !obs.stderr.trim().is_empty() {
+        let mut cut = obs.stderr.trim().to_string();
+        if cut.len() > EXCERPT {
+            let mut at = EXCERPT;
+            while !cut.is_char_boundary(at) {
+                at -= 1;
+            }
+            cut.truncate(at);
+            cut.push('…');
+        }
+        m.insert("stderr".into(), env.secrets.mask(&cut).into());
+    }
+    if obs.stdout_truncated || obs.stderr_truncated {
+        m.insert("truncated".into(), true.into());
+    }
+    (!m.is_empty()).then_some(Value::Object(m))
+}

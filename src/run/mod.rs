@@ -1,0 +1,103 @@
+//! Running a plan: the scheduler ([`schedule`]) starts every check whose needs have passed,
+//! at once, under the run's limits; [`check`] runs one check's attempts and judges them.
+//! Reporters receive [`Event`]s and never drive the run.
+
+pub mod check;
+pub mod classify;
+pub mod events;
+mod limits;
+pub mod prober;
+mod schedule;
+pub mod secrets;
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use events::{Event, Reporter};
+pub use schedule::{Cancel, Options, run};
+
+use crate::judge::ExpectationResult;
+
+/// A check's status (PRODUCT.md "Check statuses and roll-up").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Repaired,
+    Blocked,
+    Skipped,
+    Waived,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Repaired => "repaired",
+            Status::Blocked => "blocked",
+            Status::Skipped => "skipped",
+            Status::Waived => "waived",
+        }
+    }
+
+    /// Whether dependents may run after it.
+    pub fn lets_dependents_run(self) -> bool {
+        matches!(self, Status::Pass | Status::Repaired | Status::Waived)
+    }
+}
+
+/// One probe attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// 1-based.
+    pub number: u32,
+    /// `first`, `retry` (a transient error) or `poll` (waiting for the expected state).
+    pub why: &'static str,
+    /// Milliseconds.
+    pub duration: u64,
+    pub outcome: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What running a check produced.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub status: Status,
+    /// Reason class (`refused`, `http_401`, `missing_requirement`, `cancelled`, …) or the
+    /// blocking dependency.
+    pub reason: Option<String>,
+    /// Words for a person: the error message, or which dependency blocked it.
+    pub message: Option<String>,
+    pub attempts: Vec<Attempt>,
+    pub duration: Duration,
+    pub expectations: Vec<ExpectationResult>,
+    pub captures: IndexMap<String, Value>,
+    /// The last observation's readable parts (masked): status/exit and an output excerpt.
+    pub evidence: Option<Value>,
+    /// Whether the probe ran at all.
+    pub probed: bool,
+}
+
+impl CheckResult {
+    /// A result decided without probing.
+    pub fn unprobed(status: Status, reason: impl Into<String>, message: Option<String>) -> Self {
+        CheckResult {
+            status,
+            reason: Some(reason.into()),
+            message,
+            attempts: Vec::new(),
+            duration: Duration::ZERO,
+            expectations: Vec::new(),
+            captures: IndexMap::new(),
+            evidence: None,
+            probed: false,
+        }
+    }
+}

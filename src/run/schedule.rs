@@ -1,0 +1,369 @@
+//! The scheduler. One coordinator owns the DAG's state; every check whose needs have
+//! passed is started at once as a task that waits for its permits. A check whose need did
+//! not pass is `blocked` naming that need, and is never probed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinSet;
+
+use super::check::{Env, Parts, execute};
+use super::events::{Event, Reporter};
+use super::limits::Limits;
+use super::prober::endpoint;
+use super::{Attempt, CheckResult, Status};
+use crate::model::Severity;
+use crate::plan::{Plan, State, late};
+use crate::workspace::LoadedCatalog;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Checks running at once.
+    pub jobs: usize,
+    /// Checks talking to one API endpoint or SSH host at once.
+    pub per_endpoint: usize,
+    /// Stop starting checks after the first required failure.
+    pub fail_fast: bool,
+    /// `catalog/name` → how many checks of that concurrency group run at once.
+    pub groups: HashMap<String, usize>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            jobs: 64,
+            per_endpoint: 8,
+            fail_fast: false,
+            groups: HashMap::new(),
+        }
+    }
+}
+
+/// Stops a run from outside (Ctrl-C) or from inside (`--fail-fast`).
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<(AtomicU8, Notify)>);
+
+const RUNNING: u8 = 0;
+const NO_NEW: u8 = 1;
+const INTERRUPTED: u8 = 2;
+
+impl Cancel {
+    /// Ctrl-C: in-flight probes are abandoned, nothing new starts.
+    pub fn interrupt(&self) {
+        self.0.0.store(INTERRUPTED, Ordering::SeqCst);
+        self.0.1.notify_waiters();
+        self.0.1.notify_one();
+    }
+
+    fn stop_new(&self) {
+        let _ = self
+            .0
+            .0
+            .compare_exchange(RUNNING, NO_NEW, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    fn state(&self) -> u8 {
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.state() == INTERRUPTED
+    }
+
+    async fn interrupted(&self) {
+        while self.state() != INTERRUPTED {
+            self.0.1.notified().await;
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        if self.is_interrupted() {
+            "cancelled: interrupted"
+        } else {
+            "cancelled: --fail-fast after a required failure"
+        }
+    }
+}
+
+enum Msg {
+    Started(usize),
+    Attempt(usize, Attempt),
+}
+
+/// Runs every check of `plan`; the results are in `plan.checks` order.
+pub async fn run(
+    plan: Arc<Plan>,
+    cats: Arc<Vec<LoadedCatalog>>,
+    env: Arc<Env>,
+    opts: Options,
+    cancel: Cancel,
+    reporters: &mut [Box<dyn Reporter>],
+) -> Vec<CheckResult> {
+    let n = plan.checks.len();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting: Vec<usize> = vec![0; n];
+    for (i, c) in plan.checks.iter().enumerate() {
+        waiting[i] = c.need_index.len();
+        for &j in &c.need_index {
+            dependents[j].push(i);
+        }
+    }
+    let limits = Arc::new(Limits::new(
+        opts.jobs,
+        opts.per_endpoint,
+        opts.groups.clone(),
+    ));
+    let mut st = Coordinator {
+        plan: plan.clone(),
+        results: (0..n).map(|_| None).collect(),
+        dependents,
+        waiting,
+        done: 0,
+        tasks: JoinSet::new(),
+        task_index: HashMap::new(),
+        launched: vec![false; n],
+        cancel: cancel.clone(),
+        fail_fast: opts.fail_fast,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    emit(reporters, &plan, &Event::RunStarted);
+    for i in 0..n {
+        let early = match &plan.checks[i].state {
+            State::Planned => None,
+            State::Skipped(why) => Some(CheckResult::unprobed(
+                Status::Skipped,
+                "skipped",
+                Some(why.clone()),
+            )),
+            State::Blocked(why) => Some(blocked_early(why)),
+        };
+        if let Some(r) = early {
+            st.finish(i, r, reporters);
+        }
+    }
+    for i in 0..n {
+        if st.results[i].is_none() && st.waiting[i] == 0 {
+            st.launch(i, &cats, &env, &limits, &tx, reporters);
+        }
+    }
+    let mut aborted = false;
+    while st.done < n && !st.tasks.is_empty() {
+        tokio::select! {
+            biased;
+            Some(msg) = rx.recv() => match msg {
+                Msg::Started(i) => emit(reporters, &plan, &Event::CheckStarted { index: i }),
+                Msg::Attempt(i, a) => emit(reporters, &plan, &Event::Attempt { index: i, attempt: &a }),
+            },
+            Some(joined) = st.tasks.join_next_with_id() => {
+                let (i, r) = match joined {
+                    Ok((id, (i, r))) => { st.task_index.remove(&id); (i, r) }
+                    Err(e) => {
+                        let i = st.task_index.remove(&e.id()).unwrap_or(usize::MAX);
+                        let why = if e.is_cancelled() { cancel.reason().to_string() } else { format!("internal error: the check panicked: {e}") };
+                        (i, CheckResult::unprobed(Status::Blocked, if e.is_cancelled() { "cancelled" } else { "internal" }, Some(why)))
+                    }
+                };
+                if i == usize::MAX { continue; }
+                // Events the task sent before it ended come first.
+                while let Ok(msg) = rx.try_recv() {
+                    match msg {
+                        Msg::Started(j) => emit(reporters, &plan, &Event::CheckStarted { index: j }),
+                        Msg::Attempt(j, a) => emit(reporters, &plan, &Event::Attempt { index: j, attempt: &a }),
+                    }
+                }
+                let ready = st.finish(i, r, reporters);
+                for j in ready {
+                    st.launch(j, &cats, &env, &limits, &tx, reporters);
+                }
+            },
+            _ = cancel.interrupted(), if !aborted => {
+                aborted = true;
+                st.tasks.abort_all();
+            },
+        }
+    }
+    // Anything left (only after an interrupt with nothing in flight) is cancelled.
+    for i in 0..n {
+        if st.results[i].is_none() {
+            let r =
+                CheckResult::unprobed(Status::Blocked, "cancelled", Some(cancel.reason().into()));
+            st.finish(i, r, reporters);
+        }
+    }
+    st.results
+        .into_iter()
+        .map(|r| r.expect("every check finished"))
+        .collect()
+}
+
+fn emit(reporters: &mut [Box<dyn Reporter>], plan: &Plan, e: &Event<'_>) {
+    for r in reporters.iter_mut() {
+        r.event(plan, e);
+    }
+}
+
+fn blocked_early(why: &str) -> CheckResult {
+    let reason = if why.starts_with("missing_requirement") {
+        "missing_requirement"
+    } else {
+        "dependency"
+    };
+    CheckResult::unprobed(Status::Blocked, reason, Some(why.to_string()))
+}
+
+struct Coordinator {
+    plan: Arc<Plan>,
+    results: Vec<Option<CheckResult>>,
+    dependents: Vec<Vec<usize>>,
+    waiting: Vec<usize>,
+    done: usize,
+    tasks: JoinSet<(usize, CheckResult)>,
+    task_index: HashMap<tokio::task::Id, usize>,
+    launched: Vec<bool>,
+    cancel: Cancel,
+    fail_fast: bool,
+}
+
+impl Coordinator {
+    /// Records a result and settles its dependents: those whose need did not pass are
+    /// blocked (transitively); the ones now free to run are returned.
+    fn finish(
+        &mut self,
+        i: usize,
+        r: CheckResult,
+        reporters: &mut [Box<dyn Reporter>],
+    ) -> Vec<usize> {
+        let mut ready = Vec::new();
+        let mut stack = vec![(i, r)];
+        while let Some((i, r)) = stack.pop() {
+            if self.results[i].is_some() {
+                continue;
+            }
+            let c = &self.plan.checks[i];
+            if self.fail_fast && r.status == Status::Fail && c.severity == Severity::Required {
+                self.cancel.stop_new();
+            }
+            let passes = r.status.lets_dependents_run();
+            let status = r.status;
+            emit(
+                reporters,
+                &self.plan,
+                &Event::CheckFinished {
+                    index: i,
+                    result: &r,
+                },
+            );
+            self.results[i] = Some(r);
+            self.done += 1;
+            for &d in &self.dependents[i] {
+                if self.results[d].is_some() {
+                    continue;
+                }
+                if passes {
+                    self.waiting[d] -= 1;
+                    if self.waiting[d] == 0 {
+                        ready.push(d);
+                    }
+                } else if self.plan.checks[d].state == State::Planned {
+                    let msg = format!("needs {}, which is {}", c.id, status.as_str());
+                    stack.push((
+                        d,
+                        CheckResult::unprobed(Status::Blocked, "dependency", Some(msg)),
+                    ));
+                }
+            }
+        }
+        ready.retain(|&d| self.results[d].is_none());
+        ready
+    }
+
+    fn launch(
+        &mut self,
+        i: usize,
+        cats: &Arc<Vec<LoadedCatalog>>,
+        env: &Arc<Env>,
+        limits: &Arc<Limits>,
+        tx: &mpsc::UnboundedSender<Msg>,
+        reporters: &mut [Box<dyn Reporter>],
+    ) {
+        if std::mem::replace(&mut self.launched[i], true) || self.results[i].is_some() {
+            return;
+        }
+        if self.cancel.state() != RUNNING {
+            let r = CheckResult::unprobed(
+                Status::Blocked,
+                "cancelled",
+                Some(self.cancel.reason().into()),
+            );
+            for j in self.finish(i, r, reporters) {
+                self.launch(j, cats, env, limits, tx, reporters);
+            }
+            return;
+        }
+        let p = &self.plan.checks[i];
+        let rendered = if p.late.is_some() {
+            let needed = p.need_index.iter().filter_map(|&j| {
+                self.results[j]
+                    .as_ref()
+                    .map(|r| (&self.plan.checks[j], &r.captures))
+            });
+            let checks = late::checks_value(p, needed);
+            match late::rerender(cats, p, checks) {
+                Ok(r) => Some(r),
+                Err(why) => {
+                    let r = CheckResult::unprobed(Status::Blocked, "render", Some(why));
+                    for j in self.finish(i, r, reporters) {
+                        self.launch(j, cats, env, limits, tx, reporters);
+                    }
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let plan = self.plan.clone();
+        let env = env.clone();
+        let limits = limits.clone();
+        let tx = tx.clone();
+        let cancel = self.cancel.clone();
+        let handle = self.tasks.spawn(async move {
+            let p = &plan.checks[i];
+            let probe = rendered.as_ref().map(|r| &r.probe).unwrap_or(&p.probe);
+            let kind = probe.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+            let ep = probe.get("spec").and_then(|s| endpoint(kind, s));
+            let group = p.concurrency.as_ref().map(|g| format!("{}/{g}", p.catalog));
+            let _permits = limits.acquire(group.as_deref(), ep.as_deref()).await;
+            if cancel.state() != RUNNING {
+                return (
+                    i,
+                    CheckResult::unprobed(
+                        Status::Blocked,
+                        "cancelled",
+                        Some(cancel.reason().into()),
+                    ),
+                );
+            }
+            let _ = tx.send(Msg::Started(i));
+            let parts = match &rendered {
+                Some(r) => Parts {
+                    probe: &r.probe,
+                    expect: &r.expect,
+                    capture: &r.capture,
+                },
+                None => Parts {
+                    probe: &p.probe,
+                    expect: &p.expect,
+                    capture: &p.capture,
+                },
+            };
+            let r = execute(&env, p, parts, |a| {
+                let _ = tx.send(Msg::Attempt(i, a.clone()));
+            })
+            .await;
+            (i, r)
+        });
+        self.task_index.insert(handle.id(), i);
+    }
+}
