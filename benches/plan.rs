@@ -11,7 +11,7 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use labcert::cli::{PlanArgs, PlanFormat};
+use labcert::cli::TargetArgs;
 use labcert::diag::Diagnostics;
 
 // The same allocator as the binary (src/main.rs), so the bench measures what users run.
@@ -57,13 +57,12 @@ fn catalog(dense: bool) -> String {
 
 fn measure(root: &Path, dense: bool) {
     std::fs::write(root.join("big.yaml"), catalog(dense)).unwrap();
-    let args = PlanArgs {
+    let args = TargetArgs {
         topology: "big".into(),
         providers: vec![],
         environment: None,
         vars: vec![],
         vars_files: vec![],
-        format: PlanFormat::Json,
     };
     // Load + validate + plan in-process, each run on a new thread so no template cache is
     // warm: the target. Then the whole CLI (process start, JSON printed), for information.

@@ -29,6 +29,8 @@ pub enum Command {
     },
     /// Expand, render and order the checks of a topology, without touching the network.
     Plan(PlanArgs),
+    /// Probe the lab, judge every check and write a certification manifest.
+    Certify(CertifyArgs),
     /// Print a JSON Schema.
     Schema {
         #[arg(value_enum)]
@@ -38,6 +40,15 @@ pub enum Command {
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+/// What to plan or certify: a topology, its providers and inputs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetArgs {
     /// Topology name (under `<catalogs>/topologies/`) or path.
     #[arg(long)]
     pub topology: String,
@@ -53,8 +64,39 @@ pub struct PlanArgs {
     /// Inputs from a YAML or TOML file: `{ catalog: { var: value } }`.
     #[arg(long = "vars", value_name = "FILE")]
     pub vars_files: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CertifyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where to write the manifest (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// How long the certification stays valid (at most 24h unless the topology raises it).
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub valid_for: String,
+    /// Checks running at once (probes mostly wait on I/O).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub jobs: usize,
+    /// Checks talking to one API endpoint or SSH host at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub per_endpoint: usize,
+    /// Stop starting checks after the first required failure (the rest are blocked: cancelled).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Also write JUnit XML (groups become suites).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Stream NDJSON events as they happen (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Also write a Markdown summary for a release PR.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// The release or commit range this certification is meant for.
+    #[arg(long, value_name = "RANGE")]
+    pub scope: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +130,7 @@ pub fn run() -> i32 {
     match cli.command {
         Command::Validate { paths } => crate::validate::run(&paths, &root),
         Command::Plan(args) => crate::plan::command::run(&args, &root),
+        Command::Certify(args) => crate::certify::run(&args, &root),
         Command::Schema { kind } => {
             let k = match kind {
                 SchemaKind::Catalog => crate::schema::Kind::Catalog,

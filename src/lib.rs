@@ -1,5 +1,6 @@
 //! labcert: certify a test lab before a release is qualified on it.
 
+pub mod certify;
 pub mod cli;
 pub mod diag;
 pub mod exit;
@@ -16,6 +17,7 @@ pub mod graph;
 pub mod judge;
 pub mod plan;
 pub mod probe;
+pub mod report;
 pub mod run;
 pub mod template;
 pub mod validate;

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use labcert::cli::{PlanArgs, PlanFormat};
+use labcert::cli::TargetArgs;
 use labcert::diag::Diagnostics;
 use proptest::prelude::*;
 
@@ -53,13 +53,12 @@ fn run_all(dir: &Path, catalog: &str, topology: &str, ext: &str) {
     std::fs::write(dir.join(format!("topologies/lab.{ext}")), topology).unwrap();
     let mut diags = Diagnostics::default();
     let _ = labcert::validate::load_set(&[dir.to_path_buf()], dir, true, &mut diags);
-    let args = PlanArgs {
+    let args = TargetArgs {
         topology: "lab".into(),
         providers: vec![],
         environment: None,
         vars: vec![],
         vars_files: vec![],
-        format: PlanFormat::Json,
     };
     if let Some((plan, _)) = labcert::plan::command::plan(&args, dir, &mut diags) {
         let _ = labcert::plan::render::text(&plan);

@@ -59,7 +59,9 @@ pub fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
         ("stderr", &e.stderr, &obs.stderr),
     ] {
         if let Some(m) = m {
-            let mut r = matchers::apply(m, &Value::String(text.clone()));
+            // A command's output ends with a newline the catalog should not have to spell.
+            let text = text.trim_end_matches(['\n', '\r']);
+            let mut r = matchers::apply(m, &Value::String(text.to_string()));
             r.matcher = format!("{name} {}", r.matcher);
             r.message = e.message.clone().or(r.message);
             return r;
@@ -95,6 +97,56 @@ pub fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
         r.message = e.message.clone();
     }
     r
+}
+
+/// One line for a person: `query matcher: expected X, got Y — message`.
+pub fn describe(
+    query: Option<&str>,
+    matcher: &str,
+    expected: &Value,
+    actual: &Value,
+    message: Option<&str>,
+) -> String {
+    let what = match query {
+        Some(q) => format!("{q} {matcher}"),
+        None => matcher.to_string(),
+    };
+    let mut line = format!(
+        "{what}: expected {}, got {}",
+        short(expected),
+        short(actual)
+    );
+    if let Some(m) = message {
+        line.push_str(" — ");
+        line.push_str(m);
+    }
+    line
+}
+
+/// A value on one line, cut to a readable length.
+pub fn short(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    };
+    if text.chars().count() > 120 {
+        let cut: String = text.chars().take(117).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+impl ExpectationResult {
+    pub fn describe(&self) -> String {
+        describe(
+            self.query.as_deref(),
+            &self.matcher,
+            &self.expected,
+            &self.actual,
+            self.message.as_deref(),
+        )
+    }
 }
 
 /// Runs a JMESPath query over a JSON value.

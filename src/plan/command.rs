@@ -7,7 +7,7 @@ use super::build::{Request, build};
 use super::inputs::Overrides;
 use super::render;
 use crate::analyze;
-use crate::cli::{PlanArgs, PlanFormat};
+use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
 use crate::diag::{Code, Diagnostic, Diagnostics, render as render_diag};
 use crate::exit;
 use crate::validate::{Set, load_set};
@@ -15,7 +15,7 @@ use crate::workspace::{self, LoadedCatalog};
 
 pub fn run(args: &PlanArgs, root: &Path) -> i32 {
     let mut diags = Diagnostics::default();
-    let plan = plan(args, root, &mut diags).map(|(p, _)| p);
+    let plan = plan(&args.target, root, &mut diags).map(|(p, _)| p);
     for d in diags.iter().filter(|d| !d.is_error() || plan.is_none()) {
         eprintln!("{}", render_diag(d));
     }
@@ -38,7 +38,7 @@ pub fn run(args: &PlanArgs, root: &Path) -> i32 {
 
 /// Loads, validates and plans; `None` when there are errors (all of them in `diags`).
 /// The loaded files come back too: running the plan needs them.
-pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<(super::Plan, Set)> {
+pub fn plan(args: &TargetArgs, root: &Path, diags: &mut Diagnostics) -> Option<(super::Plan, Set)> {
     let Some(topo_path) = workspace::find_topology(root, &args.topology) else {
         diags.push(
             Diagnostic::error(
@@ -86,5 +86,6 @@ pub fn plan(args: &PlanArgs, root: &Path, diags: &mut Diagnostics) -> Option<(su
         overrides: &overrides,
     };
     let plan = build(&set.catalogs, &analysis, &topo, &req, diags)?;
+    set.topologies.push(topo);
     Some((plan, set))
 }

@@ -26,7 +26,7 @@ const EXCERPT: usize = 512;
 /// What every check of a run shares.
 pub struct Env {
     pub prober: Arc<dyn Prober>,
-    pub secrets: Secrets,
+    pub secrets: Arc<Secrets>,
     pub max_output: usize,
 }
 
@@ -204,7 +204,6 @@ fn finish(
             captures.insert(name.clone(), v);
         }
     }
-    let message = obs.error.as_ref().map(|e| env.secrets.mask(&e.message));
     for r in &mut results {
         env.secrets.mask_value(&mut r.actual);
         env.secrets.mask_value(&mut r.expected);
@@ -212,6 +211,32 @@ fn finish(
             r.message = Some(env.secrets.mask(m));
         }
     }
+    // Why, in words: the probe's error, else the first expectation that did not hold.
+    let message = obs
+        .error
+        .as_ref()
+        .map(|e| env.secrets.mask(&e.message))
+        .or_else(|| {
+            let failed: Vec<&ExpectationResult> = results.iter().filter(|r| !r.passed).collect();
+            let f = failed.first()?;
+            let first = if p.sensitive {
+                let what = f
+                    .query
+                    .as_deref()
+                    .map(|q| format!("{q} "))
+                    .unwrap_or_default();
+                format!(
+                    "{what}{} did not hold (values not recorded: sensitive)",
+                    f.matcher
+                )
+            } else {
+                f.describe()
+            };
+            Some(match failed.len() {
+                1 => first,
+                n => format!("{first} (and {} more)", n - 1),
+            })
+        });
     CheckResult {
         status,
         reason,

@@ -25,3 +25,12 @@ pub enum Event<'a> {
 pub trait Reporter: Send {
     fn event(&mut self, plan: &Plan, event: &Event<'_>);
 }
+
+/// A reporter shared with its owner, who reads it back after the run.
+impl<R: Reporter> Reporter for std::sync::Arc<std::sync::Mutex<R>> {
+    fn event(&mut self, plan: &Plan, event: &Event<'_>) {
+        self.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .event(plan, event);
+    }
+}

@@ -1,0 +1,243 @@
+//! `labcert certify`: plan, probe the lab, judge, and write the certification manifest
+//! (plus any JUnit, NDJSON events and Markdown asked for). Exit 0 pass, 1 fail, 3 blocked,
+//! 2 when the input is unusable.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::cli::CertifyArgs;
+use crate::diag::{Diagnostics, render as render_diag};
+use crate::exit;
+use crate::manifest::{self, RunStatus};
+use crate::plan::command::plan;
+use crate::report;
+use crate::run::check::Env;
+use crate::run::prober::{Live, Prober};
+use crate::run::secrets::Secrets;
+use crate::run::{self, Cancel, Options, Reporter};
+use crate::validate::Set;
+
+/// The longest validity without the topology's say-so.
+const DEFAULT_MAX_VALID: Duration = Duration::from_secs(24 * 3600);
+
+pub fn run(args: &CertifyArgs, root: &Path) -> i32 {
+    match certify(args, root, Arc::new(Live::default())) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            exit::INVALID
+        }
+    }
+}
+
+/// Runs a certification with `prober`; `Err` is unusable input (exit 2).
+pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Result<i32, String> {
+    let Some(environment) = args.target.environment.clone() else {
+        return Err(
+            "certify needs --environment NAME (the manifest is for one environment)".into(),
+        );
+    };
+    if args.jobs == 0 || args.per_endpoint == 0 {
+        return Err("--jobs and --per-endpoint must be at least 1".into());
+    }
+    let mut diags = Diagnostics::default();
+    let planned = plan(&args.target, root, &mut diags);
+    for d in diags.iter().filter(|d| !d.is_error() || planned.is_none()) {
+        eprintln!("{}", render_diag(d));
+    }
+    let Some((plan, set)) = planned else {
+        return Err(format!(
+            "{} error{} in the catalogs or topology; nothing certified",
+            diags.error_count(),
+            if diags.error_count() == 1 { "" } else { "s" }
+        ));
+    };
+    let valid_for = validity(&args.valid_for, &set)?;
+    let secrets = Arc::new(Secrets::resolve(&secret_refs(&set, &plan)));
+    let human_to_stdout = args.events.as_deref() != Some(Path::new("-"));
+    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+    let live = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let plain: Box<dyn std::io::Write + Send> = if human_to_stdout {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::stderr())
+    };
+    reporters.push(Box::new(report::terminal::Terminal::new(
+        &plan,
+        live,
+        plain,
+        secrets.clone(),
+    )));
+    let events = match &args.events {
+        None => None,
+        Some(p) => {
+            let out: Box<dyn std::io::Write + Send> = if p == Path::new("-") {
+                Box::new(std::io::stdout())
+            } else {
+                let f = std::fs::File::create(p)
+                    .map_err(|e| format!("--events {}: {e}", p.display()))?;
+                Box::new(std::io::LineWriter::new(f))
+            };
+            Some(Arc::new(Mutex::new(report::events::Ndjson::new(
+                out,
+                secrets.clone(),
+            ))))
+        }
+    };
+    if let Some(e) = &events {
+        reporters.push(Box::new(e.clone()));
+    }
+    let options = Options {
+        jobs: args.jobs,
+        per_endpoint: args.per_endpoint,
+        fail_fast: args.fail_fast,
+        groups: set
+            .catalogs
+            .iter()
+            .flat_map(|c| {
+                c.model
+                    .concurrency
+                    .iter()
+                    .map(move |(n, l)| (format!("{}/{n}", c.model.catalog), *l as usize))
+            })
+            .collect(),
+    };
+    let env = Arc::new(Env {
+        prober,
+        secrets: secrets.clone(),
+        max_output: crate::probe::Limits::default().max_output,
+    });
+    let plan = Arc::new(plan);
+    let cats = Arc::new(set.catalogs);
+    let cancel = Cancel::default();
+    let started = jiff::Timestamp::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let results = runtime.block_on(async {
+        let on_ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: stopping; the manifest will say so");
+                on_ctrl_c.interrupt();
+            }
+        });
+        run::run(
+            plan.clone(),
+            cats.clone(),
+            env,
+            options,
+            cancel.clone(),
+            &mut reporters,
+        )
+        .await
+    });
+    drop(reporters);
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    let finished = jiff::Timestamp::now();
+    let missing: Vec<String> = results
+        .iter()
+        .filter(|r| r.reason.as_deref() == Some("missing_requirement"))
+        .filter_map(|r| r.message.as_deref())
+        .flat_map(|m| {
+            m.trim_start_matches("missing_requirement: ")
+                .split("; ")
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let m = manifest::build(
+        &plan,
+        &cats,
+        &results,
+        &secrets,
+        manifest::Inputs {
+            environment: &environment,
+            started,
+            finished,
+            valid_for,
+            scope: args.scope.clone(),
+            interrupted: cancel.is_interrupted(),
+            missing,
+        },
+    );
+    let out = args.out.display().to_string();
+    manifest::write_atomic(&m, &args.out)?;
+    if let Some(e) = &events {
+        let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
+        e.finished(&m, &out);
+        if let Some(err) = &e.error {
+            eprintln!("warning: --events: {err}");
+        }
+    }
+    if let Some(p) = &args.junit {
+        let xml = report::junit::xml(&m)?;
+        write_report(p, &xml)?;
+    }
+    if let Some(p) = &args.markdown {
+        write_report(p, &report::markdown::render(&m))?;
+    }
+    let summary = report::summary::text(&m, &out);
+    if human_to_stdout {
+        crate::output::stdout(&summary);
+    } else {
+        eprint!("{summary}");
+    }
+    Ok(match m.status {
+        RunStatus::Pass => exit::OK,
+        RunStatus::Fail => exit::FAIL,
+        RunStatus::Blocked => exit::BLOCKED,
+    })
+}
+
+fn write_report(path: &Path, text: &str) -> Result<(), String> {
+    manifest::write_file_atomic(path, text.as_bytes())
+}
+
+/// `--valid-for`, bounded by the topology's `max_valid_for` (default 24 h).
+fn validity(text: &str, set: &Set) -> Result<Duration, String> {
+    let d = crate::model::duration::parse(text)
+        .map_err(|e| format!("--valid-for `{text}`: {e}"))?
+        .0;
+    if d.is_zero() {
+        return Err("--valid-for must be longer than zero".into());
+    }
+    let topo = set.topologies.last();
+    let max = topo
+        .and_then(|t| t.model.max_valid_for)
+        .map(|d| d.0)
+        .unwrap_or(DEFAULT_MAX_VALID);
+    if d > max {
+        return Err(format!(
+            "--valid-for {text} is longer than this topology allows ({}); raise `max_valid_for` in the topology to allow it",
+            crate::model::duration::Duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// Secret references of the selected catalogs: the topology's binding, else the default.
+fn secret_refs(set: &Set, plan: &crate::plan::Plan) -> Vec<(String, String, String)> {
+    let Some(topo) = set.topologies.last() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for pc in plan.catalogs.iter().filter(|c| c.selected) {
+        let Some(c) = set.catalogs.iter().find(|c| c.model.catalog == pc.id) else {
+            continue;
+        };
+        let binding = topo.model.catalogs.get(&pc.id);
+        for (name, decl) in &c.model.secrets {
+            let reference = binding
+                .and_then(|b| b.secrets.get(name))
+                .or(decl.default.as_ref());
+            if let Some(r) = reference {
+                out.push((pc.id.clone(), name.clone(), r.clone()));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,108 @@
+//! The end-of-run summary: the verdict, counts, and each failure with expected vs actual
+//! and the catalog line it comes from; blocked checks with why; missing requirements.
+
+use std::fmt::Write;
+
+use crate::manifest::{CheckEntry, Expectation, Manifest};
+use crate::run::Status;
+
+/// Dependency-blocked checks listed by name before the rest are counted.
+const LIST_DEPENDENTS: usize = 5;
+
+pub fn text(m: &Manifest, out_path: &str) -> String {
+    let mut s = String::new();
+    let c = &m.summary;
+    let _ = writeln!(
+        s,
+        "\nlabcert: {} — {} checks: {} pass, {} fail, {} blocked, {} skipped{}{}",
+        m.status.as_str().to_uppercase(),
+        c.total,
+        c.pass,
+        c.fail,
+        c.blocked,
+        c.skipped,
+        if c.repaired > 0 {
+            format!(", {} repaired", c.repaired)
+        } else {
+            String::new()
+        },
+        if c.waived > 0 {
+            format!(", {} waived", c.waived)
+        } else {
+            String::new()
+        },
+    );
+    let failed: Vec<&CheckEntry> = m.checks().filter(|k| k.status == Status::Fail).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(s, "\nFailed:");
+        for k in failed {
+            let _ = writeln!(s, "  ✗ {}  ({}){}", k.id, k.source, advisory(k));
+            for e in k.expectations.iter().filter(|e| !e.passed) {
+                let _ = writeln!(s, "      {}", expectation(e));
+            }
+            if k.expectations.is_empty()
+                && let Some(why) = k.message.as_deref().or(k.reason.as_deref())
+            {
+                let _ = writeln!(s, "      {why}");
+            }
+        }
+    }
+    let blocked: Vec<&CheckEntry> = m.checks().filter(|k| k.status == Status::Blocked).collect();
+    let (by_dep, own): (Vec<&CheckEntry>, Vec<&CheckEntry>) = blocked
+        .iter()
+        .partition(|k| k.reason.as_deref() == Some("dependency"));
+    if !own.is_empty() || !by_dep.is_empty() {
+        let _ = writeln!(s, "\nBlocked:");
+        for k in own {
+            let reason = k.reason.as_deref().unwrap_or("blocked");
+            let msg = k
+                .message
+                .as_deref()
+                .map(|m| format!(" — {m}"))
+                .unwrap_or_default();
+            let _ = writeln!(s, "  ! {}  [{reason}]{msg}{}", k.id, advisory(k));
+        }
+        for k in by_dep.iter().take(LIST_DEPENDENTS) {
+            let msg = k.message.as_deref().unwrap_or("a dependency did not pass");
+            let _ = writeln!(s, "  ! {}  ({msg})", k.id);
+        }
+        if by_dep.len() > LIST_DEPENDENTS {
+            let _ = writeln!(
+                s,
+                "  … and {} more blocked by a dependency that did not pass",
+                by_dep.len() - LIST_DEPENDENTS
+            );
+        }
+    }
+    if !m.missing_requirements.is_empty() {
+        let _ = writeln!(s, "\nMissing requirements (fix them all, then run again):");
+        for r in &m.missing_requirements {
+            let _ = writeln!(s, "  - {r}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nmanifest {} → {out_path} (expires {})",
+        m.id, m.expires_at
+    );
+    s
+}
+
+fn advisory(k: &CheckEntry) -> &'static str {
+    if k.severity == "advisory" {
+        "  [advisory]"
+    } else {
+        ""
+    }
+}
+
+/// `query matcher: expected …, got …` with the catalog's message when it has one.
+pub fn expectation(e: &Expectation) -> String {
+    crate::judge::describe(
+        e.query.as_deref(),
+        &e.matcher,
+        &e.expected,
+        &e.actual,
+        e.message.as_deref(),
+    )
+}
