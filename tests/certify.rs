@@ -1,0 +1,352 @@
+//! `labcert certify` end to end, against local commands and loopback listeners: exit codes,
+//! the DAG, the manifest and its schema, secrets, timeouts, output caps, fail-fast.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use serde_json::Value;
+
+use common::{Out, labcert_env, root};
+
+const SECRET: &str = "tok-3f9a1c-super-secret";
+
+fn certify(topology: &str, dir: &Path, extra: &[&str]) -> (Out, Value) {
+    let out = dir.join("manifest.json");
+    let mut args = vec![
+        "--catalogs",
+        "fixtures/certify",
+        "certify",
+        "--environment",
+        "test",
+        "--topology",
+        topology,
+        "--out",
+    ];
+    let out_s = out.display().to_string();
+    args.push(&out_s);
+    args.extend_from_slice(extra);
+    let envs = [
+        ("LOCAL_TOKEN".to_string(), SECRET.to_string()),
+        ("CI".to_string(), "true".to_string()),
+    ];
+    let o = labcert_env(&args, &envs);
+    let m = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (o, m)
+}
+
+fn check<'a>(m: &'a Value, id: &str) -> &'a Value {
+    m["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["checks"].as_array().into_iter().flatten())
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in the manifest"))
+}
+
+fn assert_valid(m: &Value) {
+    let text = std::fs::read_to_string(root().join("schemas/manifest.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let v = jsonschema::draft202012::new(&schema).expect("schema compiles");
+    let errors: Vec<String> = v.iter_errors(m).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "manifest breaks its schema: {errors:#?}");
+}
+
+fn listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = l.local_addr().unwrap().port();
+    (l, p)
+}
+
+fn closed_port() -> u16 {
+    let (l, p) = listener();
+    drop(l);
+    p
+}
+
+#[test]
+fn a_healthy_lab_passes_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, port) = listener();
+    let var = format!("healthy.open_port={port}");
+    let (o, m) = certify("healthy", dir.path(), &["--var", &var]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(m["status"], "pass");
+    assert_valid(&m);
+    // An advisory failure is reported but does not decide the status.
+    assert_eq!(check(&m, "healthy.network.advisory-miss")["status"], "fail");
+    assert!(o.stdout.contains("labcert: PASS"), "{}", o.stdout);
+}
+
+#[test]
+fn failures_exit_1_and_dependents_are_blocked_never_probed() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("probed");
+    let (_l, open) = listener();
+    let vars = [
+        format!("local.marker={}", marker.display()),
+        format!("local.open_port={open}"),
+        format!("local.closed_port={}", closed_port()),
+    ];
+    let (o, m) = certify(
+        "local",
+        dir.path(),
+        &["--var", &vars[0], "--var", &vars[1], "--var", &vars[2]],
+    );
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert_eq!(m["status"], "fail");
+    assert_valid(&m);
+    assert!(
+        !marker.exists(),
+        "a dependent of a failing check was probed"
+    );
+    let after = check(&m, "local.dag.after-broken");
+    assert_eq!(after["status"], "blocked");
+    assert_eq!(after["reason"], "dependency");
+    assert!(after["attempts"].as_array().unwrap().is_empty());
+    assert_eq!(after["message"], "needs local.dag.broken, which is fail");
+    assert_eq!(check(&m, "local.dag.after-after")["status"], "blocked");
+    // Expected vs actual, and the catalog line, in the summary.
+    assert!(
+        o.stdout
+            .contains("exit: expected [0], got 3 — the command must succeed"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("fixtures/certify/local.yaml:"),
+        "{}",
+        o.stdout
+    );
+    // The refused port is the finding (classified `fail`), the open one passes.
+    assert_eq!(
+        check(&m, "local.network.closed-is-closed")["status"],
+        "fail"
+    );
+    assert_eq!(
+        check(&m, "local.network.closed-is-closed")["reason"],
+        "refused"
+    );
+    assert_eq!(check(&m, "local.network.open")["status"], "pass");
+    // Captures flow to dependents, coerced comparisons hold.
+    let json = check(&m, "local.commands.json");
+    assert_eq!(json["status"], "pass");
+    assert_eq!(json["captures"]["cores"], 8);
+    assert_eq!(check(&m, "local.commands.uses-capture")["status"], "pass");
+}
+
+#[test]
+fn groups_mirror_the_catalog_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, port) = listener();
+    let var = format!("healthy.open_port={port}");
+    let (_, m) = certify("healthy", dir.path(), &["--var", &var]);
+    let groups: Vec<(&str, &str)> = m["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["catalog"].as_str().unwrap(), g["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(groups, [("healthy", "basics"), ("healthy", "network")]);
+    let checks: Vec<&str> = m["groups"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["succeeds", "token-set"]);
+    let cat = &m["catalogs"][0];
+    assert_eq!(cat["id"], "healthy");
+    assert_eq!(cat["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(m["tool"]["name"], "labcert");
+    assert_eq!(m["mode"], "inspect");
+}
+
+#[test]
+fn blocked_checks_exit_3_and_name_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("hang.pid");
+    let var = format!("blocked.pidfile={}", pidfile.display());
+    let (o, m) = certify("blocked", dir.path(), &["--var", &var]);
+    assert_eq!(o.code, 3, "{}{}", o.stdout, o.stderr);
+    assert_eq!(m["status"], "blocked");
+    assert_valid(&m);
+    let cli = check(&m, "blocked.inspect.no-cli");
+    assert_eq!(cli["status"], "blocked");
+    assert_eq!(cli["reason"], "not_found");
+    let secret = check(&m, "blocked.inspect.no-secret");
+    assert_eq!(secret["reason"], "missing_requirement");
+    assert!(
+        m["missingRequirements"][0]
+            .as_str()
+            .unwrap()
+            .contains("LABCERT_TEST_SURELY_UNSET is not set"),
+        "{}",
+        m["missingRequirements"]
+    );
+    assert!(o.stdout.contains("Missing requirements"), "{}", o.stdout);
+    // The hanging command was killed at its timeout, and so was its child.
+    let hang = check(&m, "blocked.inspect.hangs");
+    assert_eq!(hang["status"], "blocked");
+    assert_eq!(hang["reason"], "timeout");
+    let pid = std::fs::read_to_string(&pidfile).expect("the command wrote its child's pid");
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "the hanging command's child survived its timeout:\n{status}"
+    );
+    // Megabytes of output: capped, flagged, classified by the catalog.
+    let chatty = check(&m, "blocked.inspect.chatty");
+    assert_eq!(chatty["reason"], "chatty");
+    assert_eq!(chatty["evidence"]["truncated"], true);
+    let size = std::fs::metadata(dir.path().join("manifest.json"))
+        .unwrap()
+        .len();
+    assert!(
+        size < 200_000,
+        "the manifest holds {size} bytes: output leaked into it"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, m) = certify(
+        "healthy",
+        dir.path(),
+        &["--valid-for", "48h", "--var", "healthy.open_port=1"],
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("longer than this topology allows"),
+        "{}",
+        o.stderr
+    );
+    assert!(m.is_null());
+    let (o, _) = certify("no-such-topology", dir.path(), &[]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("topology `no-such-topology` not found"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_shorter_validity_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, port) = listener();
+    let var = format!("healthy.open_port={port}");
+    let (_, m) = certify("healthy", dir.path(), &["--var", &var, "--valid-for", "2h"]);
+    let finished = m["finishedAt"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    let expires = m["expiresAt"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    assert_eq!(expires.duration_since(finished).as_secs(), 7200);
+}
+
+#[test]
+fn fail_fast_stops_starting_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let var = format!("failfast.marker={}", marker.display());
+    let (o, m) = certify("failfast", dir.path(), &["--var", &var, "--fail-fast"]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let later = check(&m, "failfast.later.would-run");
+    assert_eq!(later["status"], "blocked");
+    assert_eq!(later["reason"], "cancelled");
+    assert!(!marker.exists());
+    // The check already running when the failure came finishes honestly.
+    assert_eq!(check(&m, "failfast.first.gate")["status"], "pass");
+}
+
+#[test]
+fn a_secret_never_appears_in_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, open) = listener();
+    let files = ["events.ndjson", "junit.xml", "summary.md"].map(|f| dir.path().join(f));
+    let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let vars = [
+        format!("local.marker={}", dir.path().join("m").display()),
+        format!("local.open_port={open}"),
+        format!("local.closed_port={}", closed_port()),
+    ];
+    let (o, m) = certify(
+        "local",
+        dir.path(),
+        &[
+            "--var",
+            &vars[0],
+            "--var",
+            &vars[1],
+            "--var",
+            &vars[2],
+            "--events",
+            &paths[0],
+            "--junit",
+            &paths[1],
+            "--markdown",
+            &paths[2],
+        ],
+    );
+    // The probe really got the secret: its output (masked) says so.
+    let secret_check = check(&m, "local.commands.secret");
+    assert_eq!(secret_check["status"], "fail");
+    assert_eq!(secret_check["expectations"][0]["actual"], "token=********");
+    let mut everything = vec![
+        o.stdout.clone(),
+        o.stderr.clone(),
+        std::fs::read_to_string(dir.path().join("manifest.json")).unwrap(),
+    ];
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(!text.is_empty(), "{} is empty", f.display());
+        everything.push(text);
+    }
+    for text in everything {
+        assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
+    }
+}
+
+#[test]
+fn events_stream_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, port) = listener();
+    let var = format!("healthy.open_port={port}");
+    let (o, _) = certify("healthy", dir.path(), &["--var", &var, "--events", "-"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let events: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "run_started");
+    assert_eq!(events.last().unwrap()["event"], "run_finished");
+    assert_eq!(events.last().unwrap()["status"], "pass");
+    for id in ["healthy.basics.succeeds", "healthy.network.open"] {
+        let kinds: Vec<&str> = events
+            .iter()
+            .filter(|e| e["id"] == id)
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["check_started", "attempt", "check_finished"],
+            "{id}"
+        );
+    }
+    // The human summary went to stderr, keeping stdout pure NDJSON.
+    assert!(o.stderr.contains("labcert: PASS"), "{}", o.stderr);
+}
