@@ -1,8 +1,9 @@
-//! The `dns` probe against a real `dnsmasq` on 127.0.0.1 (installed by `scripts/test.sh`).
+//! The `dns` probe against a real `dnsmasq` on 127.0.0.1 (installed by `scripts/test.sh`;
+//! the server and its zone live in `tests/support/dnsmasq.rs`).
 //! Every query names the server explicitly: no other resolver is ever asked.
 
-use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use labcert::model::probe::{Dns, RecordType};
@@ -10,94 +11,14 @@ use labcert::model::shapes::IntOrTemplate;
 use labcert::probe::dns::run;
 use labcert::probe::{Limits, Observation};
 use serde_json::{Value, json};
+use support::dnsmasq::{Dnsmasq, free_udp_port as free_port};
 
-/// A `dnsmasq` serving the `lab.test` zone on a free port; killed on drop.
-struct Dnsmasq {
-    child: Child,
-    port: u16,
+/// Asking the test server with the probe under test.
+trait Ask {
+    async fn ask(&self, name: &str, record: RecordType, ms: u64) -> Observation;
 }
 
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A UDP port that was free a moment ago.
-fn free_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port");
-    socket.local_addr().expect("local address").port()
-}
-
-fn dnsmasq_binary() -> &'static str {
-    for path in ["/usr/sbin/dnsmasq", "/usr/local/sbin/dnsmasq"] {
-        if std::path::Path::new(path).exists() {
-            return path;
-        }
-    }
-    "dnsmasq"
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq and waits until it answers (a few tries in case the port got taken).
-    async fn start() -> Dnsmasq {
-        for _ in 0..5 {
-            if let Some(server) = Dnsmasq::try_start().await {
-                return server;
-            }
-        }
-        panic!("dnsmasq did not start answering on 127.0.0.1 after 5 tries");
-    }
-
-    async fn try_start() -> Option<Dnsmasq> {
-        let port = free_port();
-        let child = Command::new(dnsmasq_binary())
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--pid-file=",
-                "--no-resolv",
-                "--no-hosts",
-                "--bind-interfaces",
-                "--listen-address=127.0.0.1",
-                &format!("--port={port}"),
-                // Names under lab.test that are not defined here are NXDOMAIN.
-                "--local=/lab.test/",
-                "--address=/a.lab.test/10.1.2.3",
-                "--host-record=host.lab.test,10.1.2.4,fd00::4",
-                "--cname=www.lab.test,host.lab.test",
-                "--txt-record=t.lab.test,v=spf1 -all,second",
-                "--mx-host=lab.test,mail.lab.test,10",
-                "--srv-host=_ldap._tcp.lab.test,ldap.lab.test,389,1,5",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "dnsmasq is not installed; run scripts/test.sh, which installs the test \
-                 dependencies (or apt-get install dnsmasq)"
-            ),
-            Err(e) => panic!("starting dnsmasq: {e}"),
-        };
-        let mut server = Dnsmasq { child, port };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if server.child.try_wait().expect("dnsmasq status").is_some() {
-                return None; // exited: most likely the port was taken meanwhile
-            }
-            let o = server.ask("a.lab.test", RecordType::A, 200).await;
-            if o.error.is_none() {
-                return Some(server);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
-
+impl Ask for Dnsmasq {
     async fn ask(&self, name: &str, record: RecordType, ms: u64) -> Observation {
         let spec = Dns {
             name: name.into(),
@@ -124,7 +45,7 @@ fn answer(o: &Observation) -> &Value {
 
 #[tokio::test]
 async fn a_record() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("a.lab.test", RecordType::A, 2000).await;
     let j = answer(&o);
     assert_eq!(j["name"], "a.lab.test");
@@ -140,7 +61,7 @@ async fn a_record() {
 
 #[tokio::test]
 async fn aaaa_record() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("host.lab.test", RecordType::AAAA, 2000).await;
     let j = answer(&o);
     assert_eq!(j["type"], "AAAA");
@@ -150,7 +71,7 @@ async fn aaaa_record() {
 
 #[tokio::test]
 async fn cname_record() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("www.lab.test", RecordType::CNAME, 2000).await;
     let j = answer(&o);
     assert_eq!(j["answers"], json!(["host.lab.test"]));
@@ -159,7 +80,7 @@ async fn cname_record() {
 
 #[tokio::test]
 async fn a_through_a_cname_shows_the_chain() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("www.lab.test", RecordType::A, 2000).await;
     let j = answer(&o);
     assert_eq!(j["rcode"], "NOERROR");
@@ -185,14 +106,14 @@ async fn a_through_a_cname_shows_the_chain() {
 
 #[tokio::test]
 async fn txt_strings_are_joined() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("t.lab.test", RecordType::TXT, 2000).await;
     assert_eq!(answer(&o)["answers"], json!(["v=spf1 -allsecond"]));
 }
 
 #[tokio::test]
 async fn mx_and_srv_formats() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("lab.test", RecordType::MX, 2000).await;
     assert_eq!(answer(&o)["answers"], json!(["10 mail.lab.test"]));
     let o = dns.ask("_ldap._tcp.lab.test", RecordType::SRV, 2000).await;
@@ -201,7 +122,7 @@ async fn mx_and_srv_formats() {
 
 #[tokio::test]
 async fn nxdomain_is_an_answer_not_an_error() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("nope.lab.test", RecordType::A, 2000).await;
     let j = answer(&o);
     assert_eq!(j["rcode"], "NXDOMAIN");
@@ -212,7 +133,7 @@ async fn nxdomain_is_an_answer_not_an_error() {
 
 #[tokio::test]
 async fn no_data_is_an_answer_not_an_error() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     // host.lab.test exists, but has no TXT record.
     let o = dns.ask("host.lab.test", RecordType::TXT, 2000).await;
     let j = answer(&o);
@@ -264,7 +185,7 @@ async fn a_bad_port_is_a_usage_error() {
 
 #[tokio::test]
 async fn a_rendered_port_string_is_accepted() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let spec = Dns {
         name: "a.lab.test".into(),
         record: RecordType::A,
@@ -277,7 +198,7 @@ async fn a_rendered_port_string_is_accepted() {
 
 #[tokio::test]
 async fn ptr_of_an_address_asks_its_reverse_name() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     let o = dns.ask("10.1.2.4", RecordType::PTR, 2000).await;
     let j = answer(&o);
     assert_eq!(j["answers"], json!(["host.lab.test"]));
@@ -286,7 +207,7 @@ async fn ptr_of_an_address_asks_its_reverse_name() {
 
 #[tokio::test]
 async fn a_refusing_server_is_a_dns_error() {
-    let dns = Dnsmasq::start().await;
+    let dns = Dnsmasq::start();
     // Outside lab.test, and dnsmasq has no upstream to forward to: it answers REFUSED.
     let o = dns.ask("elsewhere.example", RecordType::A, 2000).await;
     assert_eq!(o.reason().as_deref(), Some("dns"), "{o:?}");

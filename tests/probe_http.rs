@@ -1,178 +1,17 @@
 //! The `http` probe against real local servers: plain HTTP and HTTPS with a certificate from
-//! a throw-away CA. Only 127.0.0.1 is contacted.
+//! a throw-away CA (the servers live in `tests/support/https.rs`). Only 127.0.0.1 is contacted.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support;
+
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use labcert::model::probe::Http;
 use labcert::probe::Limits;
 use labcert::probe::http::{Pool, run};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+use support::https::{Certs, https, plain, start};
 use tokio_rustls::rustls;
-
-// ---- a tiny HTTP/1.1 server -------------------------------------------------------------
-
-/// A listening test server and the number of TCP connections it accepted.
-struct Server {
-    addr: SocketAddr,
-    connections: Arc<AtomicUsize>,
-}
-
-impl Server {
-    fn url(&self, scheme: &str, path: &str) -> String {
-        format!("{scheme}://{}{path}", self.addr)
-    }
-}
-
-/// The test certificates: a CA and a leaf for 127.0.0.1 signed by it.
-struct Certs {
-    ca_pem: String,
-    leaf: rustls::pki_types::CertificateDer<'static>,
-    leaf_key: Vec<u8>,
-}
-
-impl Certs {
-    fn new() -> Certs {
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let key = KeyPair::generate().unwrap();
-        let cert = leaf.signed_by(&key, &ca).unwrap();
-        Certs {
-            ca_pem: ca.pem(),
-            leaf: cert.der().clone(),
-            leaf_key: key.serialize_der(),
-        }
-    }
-
-    /// The leaf's SHA-256 fingerprint as Proxmox shows it.
-    fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(self.leaf.as_ref());
-        let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
-        hex.join(":")
-    }
-
-    /// A TLS acceptor presenting the leaf, speaking the given TLS versions.
-    fn acceptor(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> TlsAcceptor {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(self.leaf_key.clone());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(versions)
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![self.leaf.clone()], key.into())
-            .unwrap();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        TlsAcceptor::from(Arc::new(config))
-    }
-}
-
-/// Starts a server on 127.0.0.1; HTTPS when given an acceptor.
-async fn start(tls: Option<TlsAcceptor>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                match tls {
-                    None => serve(stream).await,
-                    Some(acceptor) => {
-                        if let Ok(stream) = acceptor.accept(stream).await {
-                            serve(stream).await;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    Server { addr, connections }
-}
-
-/// Answers HTTP/1.1 requests on one connection until the client closes it.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S) {
-    let mut stream = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let target = parts.next().unwrap_or_default().to_string();
-        let mut headers = BTreeMap::new();
-        loop {
-            let mut h = String::new();
-            stream.read_line(&mut h).await.unwrap();
-            let Some((name, value)) = h.trim_end().split_once(':') else {
-                break;
-            };
-            headers.insert(name.to_ascii_lowercase(), value.trim().to_string());
-        }
-        let length = headers
-            .get("content-length")
-            .map_or(0, |l| l.parse().unwrap());
-        let mut body = vec![0u8; length];
-        stream.read_exact(&mut body).await.unwrap();
-        let (status, extra, body) = route(&method, &target, headers, body).await;
-        let head = format!(
-            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n{extra}\r\n",
-            body.len()
-        );
-        let out = stream.get_mut();
-        out.write_all(head.as_bytes()).await.unwrap();
-        out.write_all(&body).await.unwrap();
-        out.flush().await.unwrap();
-    }
-}
-
-/// The server's pages: `/json`, `/status/<n>`, `/echo`, `/big`, `/hang`.
-async fn route(
-    method: &str,
-    target: &str,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-) -> (u16, String, Vec<u8>) {
-    let path = target.split('?').next().unwrap();
-    let json_type = "content-type: application/json\r\n".to_string();
-    match path {
-        "/json" => (200, json_type, br#"{"ok": true, "n": 1}"#.to_vec()),
-        "/big" => (200, String::new(), vec![b'x'; 10_000]),
-        "/hang" => {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            unreachable!()
-        }
-        "/echo" => {
-            let echo = json!({
-                "method": method,
-                "target": target,
-                "headers": headers,
-                "body": String::from_utf8_lossy(&body),
-            });
-            let extra = format!("{json_type}x-echo: yes\r\nx-multi: a\r\nx-multi: b\r\n");
-            (200, extra, echo.to_string().into_bytes())
-        }
-        _ => match path.strip_prefix("/status/") {
-            Some(code) => (code.parse().unwrap(), String::new(), b"not here".to_vec()),
-            None => (404, String::new(), Vec::new()),
-        },
-    }
-}
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -185,18 +24,6 @@ fn limits() -> Limits {
         timeout: Duration::from_secs(5),
         max_output: 1 << 16,
     }
-}
-
-async fn plain() -> Server {
-    start(None).await
-}
-
-async fn https() -> (Server, Certs) {
-    let certs = Certs::new();
-    (
-        start(Some(certs.acceptor(rustls::ALL_VERSIONS))).await,
-        certs,
-    )
 }
 
 /// The echoed request of an `/echo` answer.
