@@ -28,7 +28,12 @@ const PER_GROUP: usize = 100;
 struct Instant0;
 
 impl Prober for Instant0 {
-    fn probe<'a>(&'a self, _: &'a str, _: &'a serde_json::Value, _: Limits) -> BoxFuture<'a, Observation> {
+    fn probe<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a serde_json::Value,
+        _: Limits,
+    ) -> BoxFuture<'a, Observation> {
         Box::pin(async {
             Observation {
                 exit: Some(0),
@@ -63,7 +68,8 @@ fn trivial(chained: bool) -> String {
 }
 
 fn tcp_catalog(ports: &[u16], checks: usize) -> String {
-    let mut s = String::from("catalog: big\nprovider: reachability\ngroups:\n  - id: tcp\n    checks:\n");
+    let mut s =
+        String::from("catalog: big\nprovider: reachability\ngroups:\n  - id: tcp\n    checks:\n");
     for c in 0..checks {
         let _ = writeln!(
             s,
@@ -77,7 +83,11 @@ fn tcp_catalog(ports: &[u16], checks: usize) -> String {
 fn setup(root: &Path, catalog: &str) {
     std::fs::create_dir_all(root.join("topologies")).unwrap();
     std::fs::write(root.join("big.yaml"), catalog).unwrap();
-    std::fs::write(root.join("topologies/big.yaml"), "topology: big\ncatalogs:\n  big: {}\n").unwrap();
+    std::fs::write(
+        root.join("topologies/big.yaml"),
+        "topology: big\ncatalogs:\n  big: {}\n",
+    )
+    .unwrap();
 }
 
 /// (plan time, run time) for one certification in-process.
@@ -93,7 +103,10 @@ fn once(root: &Path, prober: Arc<dyn Prober>, expect: usize) -> (Duration, Durat
     let mut diags = Diagnostics::default();
     let (plan, set) = labcert::plan::command::plan(&args, root, &mut diags).expect("plans");
     let planned = start.elapsed();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let env = Arc::new(Env {
         prober,
         secrets: Arc::new(Secrets::default()),
@@ -140,14 +153,28 @@ fn report(name: &str, root: &Path, prober: Arc<dyn Prober>, n: usize, target: Du
 }
 
 fn main() {
-    for (name, chained) in [("trivial, independent", false), ("trivial, chained captures", true)] {
+    for (name, chained) in [
+        ("trivial, independent", false),
+        ("trivial, chained captures", true),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         setup(dir.path(), &trivial(chained));
-        report(name, dir.path(), Arc::new(Instant0), GROUPS * PER_GROUP, Duration::from_millis(1000));
+        report(
+            name,
+            dir.path(),
+            Arc::new(Instant0),
+            GROUPS * PER_GROUP,
+            Duration::from_millis(1000),
+        );
     }
     // Real TCP connects: ten loopback listeners accepting (and closing) in the background.
-    let listeners: Vec<TcpListener> = (0..10).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    let listeners: Vec<TcpListener> = (0..10)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
     for l in listeners {
         std::thread::spawn(move || {
             for s in l.incoming() {
@@ -157,7 +184,13 @@ fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), &tcp_catalog(&ports, 500));
-    report("tcp, loopback listeners", dir.path(), Arc::new(Live::default()), 500, Duration::from_millis(500));
+    report(
+        "tcp, loopback listeners",
+        dir.path(),
+        Arc::new(Live::default()),
+        500,
+        Duration::from_millis(500),
+    );
     // The same through the CLI: process start, plan, run, manifest written.
     let out = dir.path().join("m.json");
     let mut cli = Vec::new();
@@ -166,7 +199,14 @@ fn main() {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_labcert"))
             .arg("--catalogs")
             .arg(dir.path())
-            .args(["certify", "--environment", "bench", "--topology", "big", "--out"])
+            .args([
+                "certify",
+                "--environment",
+                "bench",
+                "--topology",
+                "big",
+                "--out",
+            ])
             .arg(&out)
             .env("CI", "1")
             .stdout(std::process::Stdio::null())

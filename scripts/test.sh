@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-# Tests start real servers (dnsmasq, sshd) and network namespaces (iproute2);
-# a fresh machine gets their packages here.
-for pkg in dnsmasq iproute2 openssh-server; do
+# Tests start real servers (dnsmasq, sshd) and network namespaces (iproute2) with
+# firewall rules inside them (nftables); a fresh machine gets their packages here.
+for pkg in dnsmasq iproute2 nftables openssh-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

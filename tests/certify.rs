@@ -350,3 +350,117 @@ fn events_stream_in_order() {
     // The human summary went to stderr, keeping stdout pure NDJSON.
     assert!(o.stderr.contains("labcert: PASS"), "{}", o.stderr);
 }
+
+fn attempts(c: &Value) -> Vec<(String, String)> {
+    c["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["why"].as_str().unwrap().to_string(),
+                a["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn retry_and_poll_are_kept_apart_and_every_attempt_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.ndjson");
+    let state = format!("flaky.state={}", dir.path().display());
+    let ev = events.display().to_string();
+    let (o, m) = certify("flaky", dir.path(), &["--var", &state, "--events", &ev]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        attempts(check(&m, "flaky.attempts.retried")),
+        [pair("first", "blocked"), pair("retry", "pass")]
+    );
+    assert_eq!(
+        attempts(check(&m, "flaky.attempts.polled")),
+        [
+            pair("first", "fail"),
+            pair("poll", "fail"),
+            pair("poll", "pass")
+        ]
+    );
+    // A readable wrong answer is a finding, not a transient error.
+    assert_eq!(
+        attempts(check(&m, "flaky.attempts.fail-not-retried")),
+        [pair("first", "fail")]
+    );
+    // The concurrency group `serial: 1`: the second check starts after the first ended.
+    let lines: Vec<Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |id: &str, kind: &str| {
+        lines
+            .iter()
+            .position(|e| e["id"] == id && e["event"] == kind)
+            .unwrap()
+    };
+    assert!(at("flaky.serial.one", "attempt") < at("flaky.serial.two", "check_started"));
+}
+
+#[test]
+fn ctrl_c_writes_an_honest_manifest_and_kills_running_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("sleep.pid");
+    let out = dir.path().join("manifest.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_labcert"))
+        .current_dir(root())
+        .args([
+            "--catalogs",
+            "fixtures/certify",
+            "certify",
+            "--environment",
+            "t",
+        ])
+        .args(["--topology", "slow", "--var"])
+        .arg(format!("slow.pidfile={}", pidfile.display()))
+        .arg("--out")
+        .arg(&out)
+        .env("CI", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !pidfile.exists()
+        || std::fs::read_to_string(&pidfile)
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hanging probe never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sends SIGINT to the child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_valid(&m);
+    assert_eq!(m["status"], "blocked");
+    assert_eq!(m["interrupted"], true);
+    assert_eq!(check(&m, "slow.work.quick")["status"], "pass");
+    let hang = check(&m, "slow.work.hangs");
+    assert_eq!(hang["status"], "blocked");
+    assert_eq!(hang["reason"], "cancelled");
+    assert_eq!(check(&m, "slow.work.after")["status"], "blocked");
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "the interrupted probe's process survived:\n{status}"
+    );
+}

@@ -51,12 +51,6 @@ fn certify(topology: &str, vars: &[(&str, String)]) -> (Out, Value, Duration) {
         args.push("--var".into());
         args.push(format!("{topology}.{name}={value}"));
     }
-    let dump = std::path::PathBuf::from("/tmp/lcdump").join(format!("{topology}-{}", std::process::id()));
-    std::fs::create_dir_all(&dump).unwrap();
-    for (flag, f) in [("--junit", "junit.xml"), ("--markdown", "summary.md"), ("--events", "events.ndjson")] {
-        args.push(flag.into());
-        args.push(dump.join(f).display().to_string());
-    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let started = Instant::now();
     let o = labcert_env(&args, &[("CI".to_string(), "true".to_string())]);
@@ -68,9 +62,6 @@ fn certify(topology: &str, vars: &[(&str, String)]) -> (Out, Value, Duration) {
         )
     });
     let m: Value = serde_json::from_str(&text).expect("the manifest is JSON");
-    std::fs::write(dump.join("manifest.json"), &text).unwrap();
-    std::fs::write(dump.join("stdout"), &o.stdout).unwrap();
-    std::fs::write(dump.join("stderr"), &o.stderr).unwrap();
     assert_valid(&m);
     (o, m, took)
 }
@@ -377,8 +368,17 @@ fn run(cmd: &str, args: &[&str], stdin: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// `name` from the system directories (a test's PATH may lack the sbin ones), else as is.
+fn tool(name: &str) -> String {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .map(|dir| format!("{dir}/{name}"))
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| name.to_string())
+}
+
 fn ip(args: &[&str]) -> Result<(), String> {
-    run("ip", args, None)
+    run(&tool("ip"), args, None)
 }
 
 impl Netns {
@@ -491,7 +491,7 @@ impl Drop for Netns {
 /// Whether an address of this namespace is already in 10.250.`x`.`b`/30.
 fn subnet_in_use(x: u32, b: u32) -> bool {
     let prefix = format!("10.250.{x}.{b}/30");
-    Command::new("ip")
+    Command::new(tool("ip"))
         .args(["-o", "-4", "addr", "show", "to", &prefix])
         .output()
         .map(|o| !o.stdout.is_empty())

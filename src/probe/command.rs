@@ -63,6 +63,8 @@ async fn run_inner(cmd: &Command, limits: Limits) -> Observation {
         }
     };
     let group = child.id().map(|pid| pid as libc::pid_t);
+    // If the run abandons this probe (Ctrl-C), the whole group goes with it.
+    let mut guard = GroupGuard(group);
     if let (Some(input), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
         let input = input.clone().into_bytes();
         tokio::spawn(async move {
@@ -77,6 +79,7 @@ async fn run_inner(cmd: &Command, limits: Limits) -> Observation {
         Err(_) => {
             kill_group(group);
             let _ = child.wait().await;
+            guard.0 = None;
             let mut obs = collect(out, err).await;
             obs.error = Some(ProbeError {
                 reason: "timeout".into(),
@@ -90,6 +93,7 @@ async fn run_inner(cmd: &Command, limits: Limits) -> Observation {
     };
     // The program is gone; anything it left behind in its group goes too.
     kill_group(group);
+    guard.0 = None;
     let mut obs = collect(out, err).await;
     match status {
         Ok(s) => {
@@ -115,6 +119,15 @@ fn failed(reason: &str, message: String) -> Observation {
             message,
         }),
         ..Observation::default()
+    }
+}
+
+/// Kills the process group when dropped while armed.
+struct GroupGuard(Option<libc::pid_t>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
     }
 }
 
