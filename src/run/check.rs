@@ -203,6 +203,9 @@ fn finish(
                 .unwrap_or(Value::Null);
             captures.insert(name.clone(), v);
         }
+        if p.sensitive {
+            env.secrets.add_sensitive(captures.values());
+        }
     }
     for r in &mut results {
         env.secrets.mask_value(&mut r.actual);

@@ -2,6 +2,7 @@
 //! probes just before they run, and masked out of everything that is recorded.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use serde_json::Value;
 
@@ -15,9 +16,13 @@ pub const MASK: &str = "********";
 pub struct Secrets {
     /// catalog id → secret name → value, or why it could not be resolved.
     values: HashMap<String, HashMap<String, Result<String, String>>>,
-    /// Every resolved value (longest first, so a value containing another is masked whole).
-    masked: Vec<String>,
+    /// Every resolved value (longest first, so a value containing another is masked whole),
+    /// and values captured by checks marked `sensitive`.
+    masked: RwLock<Vec<String>>,
 }
+
+/// Values shorter than this are not masked when captured (they would mask everything).
+const MIN_SENSITIVE: usize = 4;
 
 impl Secrets {
     /// Resolves `refs` (catalog id → secret name → reference). A reference that does not
@@ -29,16 +34,44 @@ impl Secrets {
             if let Ok(value) = &v
                 && !value.is_empty()
             {
-                s.masked.push(value.clone());
+                s.masked
+                    .get_mut()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(value.clone());
             }
             s.values
                 .entry(cat.clone())
                 .or_default()
                 .insert(name.clone(), v);
         }
-        s.masked.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        s.masked.dedup();
+        s.normalise();
         s
+    }
+
+    fn normalise(&mut self) {
+        let m = self.masked.get_mut().unwrap_or_else(|p| p.into_inner());
+        m.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        m.dedup();
+    }
+
+    /// Treats values a `sensitive` check captured like secrets from now on.
+    pub fn add_sensitive<'a>(&self, values: impl Iterator<Item = &'a serde_json::Value>) {
+        let mut found = Vec::new();
+        for v in values {
+            collect_strings(v, &mut found);
+        }
+        found.retain(|s| s.len() >= MIN_SENSITIVE);
+        if found.is_empty() {
+            return;
+        }
+        let mut m = self.masked.write().unwrap_or_else(|p| p.into_inner());
+        m.extend(found);
+        m.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        m.dedup();
+    }
+
+    fn list(&self) -> std::sync::RwLockReadGuard<'_, Vec<String>> {
+        self.masked.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Replaces `<secret:name>` placeholders in a rendered probe with the values.
@@ -96,38 +129,56 @@ impl Secrets {
 
     /// Masks every secret value in `text`.
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in &self.masked {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), MASK);
-            }
-        }
-        out
+        mask_with(&self.list(), text)
     }
 
     /// Masks every secret value in every string of `v` (keys too).
     pub fn mask_value(&self, v: &mut Value) {
-        if self.masked.is_empty() {
-            return;
-        }
-        match v {
-            Value::String(s) if self.masked.iter().any(|m| s.contains(m.as_str())) => {
-                *s = self.mask(s);
-            }
-            Value::Array(a) => a.iter_mut().for_each(|x| self.mask_value(x)),
-            Value::Object(m) => {
-                let old = std::mem::take(m);
-                for (k, mut x) in old {
-                    self.mask_value(&mut x);
-                    m.insert(self.mask(&k), x);
-                }
-            }
-            _ => {}
+        let list = self.list();
+        if !list.is_empty() {
+            mask_value_with(&list, v);
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.masked.is_empty()
+        self.list().is_empty()
+    }
+}
+
+fn mask_with(list: &[String], text: &str) -> String {
+    let mut out = text.to_string();
+    for v in list {
+        if out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), MASK);
+        }
+    }
+    out
+}
+
+fn mask_value_with(list: &[String], v: &mut Value) {
+    match v {
+        Value::String(s) if list.iter().any(|m| s.contains(m.as_str())) => {
+            *s = mask_with(list, s);
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| mask_value_with(list, x)),
+        Value::Object(m) => {
+            let old = std::mem::take(m);
+            for (k, mut x) in old {
+                mask_value_with(list, &mut x);
+                m.insert(mask_with(list, &k), x);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
     }
 }
 
