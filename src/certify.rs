@@ -138,16 +138,18 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
     drop(reporters);
     runtime.shutdown_timeout(Duration::from_millis(200));
     let finished = jiff::Timestamp::now();
-    let missing: Vec<String> = results
+    // Inputs found missing while running (secrets that did not resolve); those the plan
+    // found are already in `plan.missing_requirements`.
+    let missing: Vec<String> = plan
+        .checks
         .iter()
-        .filter(|r| r.reason.as_deref() == Some("missing_requirement"))
-        .filter_map(|r| r.message.as_deref())
-        .flat_map(|m| {
-            m.trim_start_matches("missing_requirement: ")
-                .split("; ")
-                .map(str::to_string)
-                .collect::<Vec<_>>()
+        .zip(&results)
+        .filter(|(p, r)| {
+            p.state == crate::plan::State::Planned
+                && r.reason.as_deref() == Some("missing_requirement")
         })
+        .filter_map(|(_, r)| r.message.as_deref())
+        .flat_map(|m| m.split("; ").map(str::to_string))
         .collect();
     let m = manifest::build(
         &plan,

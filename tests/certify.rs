@@ -2,6 +2,7 @@
 //! the DAG, the manifest and its schema, secrets, timeouts, output caps, fail-fast.
 
 mod common;
+mod support;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use common::{Out, labcert_env, root};
+use support::manifest::{assert_valid, check};
 
 const SECRET: &str = "tok-3f9a1c-super-secret";
 
@@ -37,24 +39,6 @@ fn certify(topology: &str, dir: &Path, extra: &[&str]) -> (Out, Value) {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
     (o, m)
-}
-
-fn check<'a>(m: &'a Value, id: &str) -> &'a Value {
-    m["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|g| g["checks"].as_array().into_iter().flatten())
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in the manifest"))
-}
-
-fn assert_valid(m: &Value) {
-    let text = std::fs::read_to_string(root().join("schemas/manifest.schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let v = jsonschema::draft202012::new(&schema).expect("schema compiles");
-    let errors: Vec<String> = v.iter_errors(m).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "manifest breaks its schema: {errors:#?}");
 }
 
 fn listener() -> (TcpListener, u16) {

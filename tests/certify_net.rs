@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{Out, labcert_env, root};
+use common::{Out, labcert_env};
 use support::dnsmasq::Dnsmasq;
 use support::https::{Background, Certs};
+use support::manifest::{assert_valid, check};
 
 // ---- running certify ----------------------------------------------------------------------
 
@@ -64,28 +65,6 @@ fn certify(topology: &str, vars: &[(&str, String)]) -> (Out, Value, Duration) {
     let m: Value = serde_json::from_str(&text).expect("the manifest is JSON");
     assert_valid(&m);
     (o, m, took)
-}
-
-fn assert_valid(m: &Value) {
-    let text = std::fs::read_to_string(root().join("schemas/manifest.schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let v = jsonschema::draft202012::new(&schema).expect("the manifest schema compiles");
-    let errors: Vec<String> = v.iter_errors(m).map(|e| e.to_string()).collect();
-    assert!(
-        errors.is_empty(),
-        "manifest breaks its schema: {errors:#?}\n{m:#}"
-    );
-}
-
-/// The manifest entry of check `id` (`catalog.group.check`).
-fn check<'a>(m: &'a Value, id: &str) -> &'a Value {
-    m["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|g| g["checks"].as_array().into_iter().flatten())
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in the manifest:\n{m:#}"))
 }
 
 /// Every check's `(id, status, reason)`, in manifest order.

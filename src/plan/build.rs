@@ -83,7 +83,19 @@ pub fn build(
                 }
             }
         }
-        for name in overrides.into_iter().flat_map(|o| o.keys()) {
+        for (name, v) in overrides.into_iter().flat_map(|o| o.iter()) {
+            if let Some(decl) = m.vars.get(name)
+                && !crate::analyze::topology::fits(decl.kind, v)
+            {
+                diags.push(Diagnostic::error(
+                    Code::BadOverride,
+                    format!(
+                        "--var {id}.{name}: declared {}, but given {}",
+                        crate::analyze::topology::kind_name(decl.kind),
+                        crate::analyze::topology::value_kind(v)
+                    ),
+                ));
+            }
             if !m.vars.contains_key(name) {
                 let mut d = Diagnostic::error(
                     Code::BadOverride,

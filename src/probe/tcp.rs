@@ -44,7 +44,14 @@ async fn inner(
                 format!("no answer from {host}:{port} within {:?}", limits.timeout),
             );
         }
-        Ok(Err(e)) => return failed(reason(&e), format!("{host}:{port}: {e}")),
+        Ok(Err(e)) => {
+            let why = match reason(&e) {
+                "refused" => "connection refused".to_string(),
+                "no_route" => "no route to host".to_string(),
+                _ => e.to_string(),
+            };
+            return failed(reason(&e), format!("{host}:{port}: {why}"));
+        }
         Ok(Ok(s)) => s,
     };
     let address = stream

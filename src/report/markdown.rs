@@ -22,7 +22,12 @@ pub fn render(m: &Manifest) -> String {
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| Environment | `{}` |", m.environment);
     let _ = writeln!(s, "| Topology | `{}` |", m.topology);
-    let _ = writeln!(s, "| Providers | {} |", m.providers.join(", "));
+    let providers = if m.providers.is_empty() {
+        "— (reachability only)".to_string()
+    } else {
+        m.providers.join(", ")
+    };
+    let _ = writeln!(s, "| Providers | {providers} |");
     let _ = writeln!(s, "| Manifest | `{}` |", m.id);
     let _ = writeln!(s, "| Finished | {} |", m.finished_at);
     let _ = writeln!(s, "| Expires | {} |", m.expires_at);

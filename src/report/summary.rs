@@ -14,9 +14,10 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
     let c = &m.summary;
     let _ = writeln!(
         s,
-        "\nlabcert: {} — {} checks: {} pass, {} fail, {} blocked, {} skipped{}{}",
+        "\nlabcert: {} — {} check{}: {} pass, {} fail, {} blocked, {} skipped{}{}",
         m.status.as_str().to_uppercase(),
         c.total,
+        if c.total == 1 { "" } else { "s" },
         c.pass,
         c.fail,
         c.blocked,
@@ -60,7 +61,13 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
                 .as_deref()
                 .map(|m| format!(" — {m}"))
                 .unwrap_or_default();
-            let _ = writeln!(s, "  ! {}  [{reason}]{msg}{}", k.id, advisory(k));
+            let _ = writeln!(
+                s,
+                "  ! {}  ({}) [{reason}]{msg}{}",
+                k.id,
+                k.source,
+                advisory(k)
+            );
         }
         for k in by_dep.iter().take(LIST_DEPENDENTS) {
             let msg = k.message.as_deref().unwrap_or("a dependency did not pass");

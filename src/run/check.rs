@@ -54,11 +54,7 @@ pub async fn execute(
     let spec = match env.secrets.substitute(&p.catalog, raw_spec) {
         Ok(s) => s,
         Err(why) => {
-            return CheckResult::unprobed(
-                Status::Blocked,
-                "missing_requirement",
-                Some(format!("missing_requirement: {why}")),
-            );
+            return CheckResult::unprobed(Status::Blocked, "missing_requirement", Some(why));
         }
     };
     let mut expects = Vec::with_capacity(parts.expect.len() + 1);
@@ -277,6 +273,16 @@ fn evidence(env: &Env, p: &Planned, obs: &Observation, status: Status) -> Option
             cut.push('…');
         }
         m.insert("stderr".into(), env.secrets.mask(&cut).into());
+    }
+    // A DNS answer says what kind of "no" it was (NXDOMAIN vs no data).
+    if let Some(rcode) = obs
+        .json
+        .as_ref()
+        .filter(|_| p.probe.get("kind").and_then(Value::as_str) == Some("dns"))
+        .and_then(|j| j.get("rcode"))
+        .filter(|r| !r.is_null())
+    {
+        m.insert("rcode".into(), rcode.clone());
     }
     if obs.stdout_truncated || obs.stderr_truncated {
         m.insert("truncated".into(), true.into());

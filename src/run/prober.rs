@@ -114,7 +114,7 @@ fn port(p: &IntOrTemplate) -> Result<u16, Box<Observation>> {
     };
     raw.trim()
         .parse::<u16>()
-        .map_err(|_| Box::new(failed("invalid", format!("`{raw}` is not a port number"))))
+        .map_err(|_| Box::new(failed("usage", format!("`{raw}` is not a port number"))))
 }
 
 /// An observation that says the probe could not run.

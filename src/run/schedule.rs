@@ -205,12 +205,12 @@ fn emit(reporters: &mut [Box<dyn Reporter>], plan: &Plan, e: &Event<'_>) {
 }
 
 fn blocked_early(why: &str) -> CheckResult {
-    let reason = if why.starts_with("missing_requirement") {
-        "missing_requirement"
-    } else {
-        "dependency"
-    };
-    CheckResult::unprobed(Status::Blocked, reason, Some(why.to_string()))
+    match why.strip_prefix("missing_requirement: ") {
+        Some(what) => {
+            CheckResult::unprobed(Status::Blocked, "missing_requirement", Some(what.into()))
+        }
+        None => CheckResult::unprobed(Status::Blocked, "dependency", Some(why.into())),
+    }
 }
 
 struct Coordinator {

@@ -6,3 +6,4 @@
 
 pub mod dnsmasq;
 pub mod https;
+pub mod manifest;

@@ -27,8 +27,9 @@ pub fn text(plan: &Plan) -> String {
     );
     let _ = writeln!(
         out,
-        "{} checks: {planned} to run in {} wave{}, {blocked} blocked, {skipped} skipped",
+        "{} check{}: {planned} to run in {} wave{}, {blocked} blocked, {skipped} skipped",
         plan.checks.len(),
+        if plan.checks.len() == 1 { "" } else { "s" },
         plan.waves.len(),
         if plan.waves.len() == 1 { "" } else { "s" }
     );
