@@ -3,7 +3,7 @@
 //! 2 when the input is unusable.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use crate::plan::command::plan;
 use crate::report;
 use crate::run::check::Env;
 use crate::run::prober::{Live, Prober};
+use crate::run::record::{Recorder, Replay};
 use crate::run::secrets::Secrets;
 use crate::run::{self, Cancel, Options, Reporter};
 use crate::validate::Set;
@@ -104,6 +105,7 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
             })
             .collect(),
     };
+    let (prober, recorder, replay) = probers(args, &set, prober, &secrets)?;
     let env = Arc::new(Env {
         prober,
         secrets: secrets.clone(),
@@ -163,11 +165,26 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
             valid_for,
             scope: args.scope.clone(),
             interrupted: cancel.is_interrupted(),
+            replayed_from: replay.as_ref().map(|(dir, _)| dir.display().to_string()),
             missing,
         },
     );
     let out = args.out.display().to_string();
     manifest::write_atomic(&m, &args.out)?;
+    if let (Some(rec), Some(dir)) = (&recorder, &args.record) {
+        let n = rec.write(dir)?;
+        eprintln!("recorded {n} exchanges in {}", dir.display());
+    }
+    if let Some((dir, r)) = &replay {
+        let missing = r.missing.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if missing > 0 {
+            eprintln!(
+                "replay: {missing} request{} had no recorded exchange in {} (those checks are blocked: not_recorded)",
+                if missing == 1 { "" } else { "s" },
+                dir.display()
+            );
+        }
+    }
     if let Some(e) = &events {
         let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
         e.finished(&m, &out);
@@ -197,6 +214,42 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
 
 fn write_report(path: &Path, text: &str) -> Result<(), String> {
     manifest::write_file_atomic(path, text.as_bytes())
+}
+
+type Probers = (
+    Arc<dyn Prober>,
+    Option<Arc<Recorder>>,
+    Option<(PathBuf, Arc<Replay>)>,
+);
+
+/// The prober for this run: live (optionally recorded), or a replay of a recording —
+/// `--replay DIR`, else the topology's `replay` unless `--live`.
+fn probers(
+    args: &CertifyArgs,
+    set: &Set,
+    live: Arc<dyn Prober>,
+    secrets: &Arc<Secrets>,
+) -> Result<Probers, String> {
+    let from_topology = || {
+        let t = set.topologies.last()?;
+        let rel = t.model.replay.as_ref()?;
+        let base = t.doc.source.path.parent().unwrap_or(Path::new("."));
+        Some(base.join(rel))
+    };
+    let replay_dir = match (&args.replay, args.live || args.record.is_some()) {
+        (Some(d), _) => Some(d.clone()),
+        (None, false) => from_topology(),
+        (None, true) => None,
+    };
+    if let Some(dir) = replay_dir {
+        let r = Arc::new(Replay::load(&dir, secrets.clone())?);
+        return Ok((r.clone(), None, Some((dir, r))));
+    }
+    if args.record.is_some() {
+        let rec = Arc::new(Recorder::new(live, secrets.clone()));
+        return Ok((rec.clone(), Some(rec), None));
+    }
+    Ok((live, None, None))
 }
 
 /// `--valid-for`, bounded by the topology's `max_valid_for` (default 24 h).

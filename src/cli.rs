@@ -97,6 +97,15 @@ pub struct CertifyArgs {
     /// The release or commit range this certification is meant for.
     #[arg(long, value_name = "RANGE")]
     pub scope: Option<String>,
+    /// Save every probe exchange (secrets masked) to DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer every probe from the recording in DIR; no network. Default: the topology's `replay`.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
+    /// Probe the real systems even when the topology names a recording to replay.
+    #[arg(long, conflicts_with = "replay")]
+    pub live: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,7 @@ pub struct Inputs<'a> {
     pub valid_for: std::time::Duration,
     pub scope: Option<String>,
     pub interrupted: bool,
+    pub replayed_from: Option<String>,
     /// Missing requirements found while running (unresolvable secrets), added to the plan's.
     pub missing: Vec<String>,
 }
@@ -119,6 +120,7 @@ pub fn build(
         repairs: Vec::new(),
         waivers: Vec::new(),
         scope: inputs.scope,
+        replayed_from: inputs.replayed_from,
         interrupted: inputs.interrupted,
     }
 }

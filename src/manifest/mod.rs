@@ -50,6 +50,9 @@ pub struct Manifest {
     /// The release or commit range this certification is meant for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The recording this manifest was replayed from: it certifies the recording, not a lab.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_from: Option<String>,
     /// The run was interrupted: the result is incomplete (never `pass`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,

@@ -7,6 +7,7 @@ pub mod classify;
 pub mod events;
 mod limits;
 pub mod prober;
+pub mod record;
 mod schedule;
 pub mod secrets;
 

@@ -19,6 +19,9 @@ pub struct Secrets {
     /// Every resolved value (longest first, so a value containing another is masked whole),
     /// and values captured by checks marked `sensitive`.
     masked: RwLock<Vec<String>>,
+    /// The resolved secret values alone: what recordings mask (a recording must replay
+    /// faithfully, so sensitive evidence stays in it; it never reaches a manifest).
+    secret_values: Vec<String>,
 }
 
 /// Values shorter than this are not masked when captured (they would mask everything).
@@ -52,6 +55,19 @@ impl Secrets {
         let m = self.masked.get_mut().unwrap_or_else(|p| p.into_inner());
         m.sort_by_key(|v| std::cmp::Reverse(v.len()));
         m.dedup();
+        self.secret_values = m.clone();
+    }
+
+    /// Masks the secret values only (not sensitive captures): for recordings.
+    pub fn mask_secrets(&self, text: &str) -> String {
+        mask_with(&self.secret_values, text)
+    }
+
+    /// [`Secrets::mask_secrets`] over every string of `v`.
+    pub fn mask_secrets_value(&self, v: &mut Value) {
+        if !self.secret_values.is_empty() {
+            mask_value_with(&self.secret_values, v);
+        }
     }
 
     /// Treats values a `sensitive` check captured like secrets from now on.

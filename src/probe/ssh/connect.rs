@@ -1,0 +1,148 @@
+//! Opening an authenticated session along a route: TCP to the first hop, then for each
+//! further hop a direct-tcpip channel of the previous session carries the next SSH session.
+//! Every hop's host key is verified before its login, and every hop logs in with the same
+//! credentials. Each hop gets `connect_timeout` for TCP, key exchange and login.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use russh::client::{self, Handle};
+use russh::keys::Algorithm;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::PoolOptions;
+use super::auth::{self, Credentials};
+use super::error::{self, fail};
+use super::hostkey::{Trust, Verifier};
+use super::target::{Endpoint, Route};
+use crate::probe::ProbeError;
+
+/// A logged-in session to a route's host, and the jump sessions its tunnel runs through.
+pub(super) struct Session {
+    pub handle: Handle<Verifier>,
+    /// Outermost first; kept so the tunnel lives as long as the session.
+    _jumps: Vec<Handle<Verifier>>,
+}
+
+impl Session {
+    /// Whether the connection is gone (reset, closed by the server, keepalive timeout).
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+}
+
+pub(super) async fn open(route: &Route, opts: &PoolOptions) -> Result<Session, ProbeError> {
+    let creds = Credentials::load(route, opts.agent_socket.as_deref()).await?;
+    let last = route.hops.len().saturating_sub(1);
+    let mut handles: Vec<Handle<Verifier>> = Vec::with_capacity(route.hops.len());
+    for (i, hop) in route.hops.iter().enumerate() {
+        // A pin names the final host's key; jump hosts are checked against known_hosts.
+        let pin = if i == last { route.pin } else { None };
+        let verifier = Verifier {
+            hop: hop.clone(),
+            trust: Trust::load(pin, &route.known_hosts, hop)?,
+        };
+        let step = async {
+            match handles.last() {
+                None => {
+                    let tcp = tcp(hop).await?;
+                    handshake(tcp, verifier, &creds, opts).await
+                }
+                Some(via) => {
+                    let doing = format!("opening a tunnel to {} through {}", hop.address(), via_name(route, i));
+                    let channel = via
+                        .channel_open_direct_tcpip(hop.host.clone(), hop.port.into(), "127.0.0.1", 0)
+                        .await
+                        .map_err(|e| match e {
+                            russh::Error::ChannelOpenFailure(f) => error::channel_open(&f, &doing),
+                            e => error::ssh(e, &doing),
+                        })?;
+                    handshake(channel.into_stream(), verifier, &creds, opts).await
+                }
+            }
+        };
+        let handle = tokio::time::timeout(opts.connect_timeout, step)
+            .await
+            .map_err(|_| {
+                fail(
+                    "timeout",
+                    format!(
+                        "no SSH session with {hop} within {:?} (connect, key exchange and login)",
+                        opts.connect_timeout
+                    ),
+                )
+            })??;
+        handles.push(handle);
+    }
+    let handle = handles
+        .pop()
+        .ok_or_else(|| fail("usage", "an ssh route without a host".into()))?;
+    Ok(Session {
+        handle,
+        _jumps: handles,
+    })
+}
+
+fn via_name(route: &Route, i: usize) -> String {
+    route.hops[i - 1].to_string()
+}
+
+/// A TCP connection to the first hop, trying each address it resolves to.
+async fn tcp(hop: &Endpoint) -> Result<TcpStream, ProbeError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((hop.host.as_str(), hop.port))
+        .await
+        .map_err(|e| fail("dns", format!("cannot resolve {}: {e}", hop.host)))?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                // Many small request/reply packets: Nagle would delay each by up to 40 ms.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => fail(
+            crate::probe::tcp::reason(&e),
+            format!("connecting to {}: {e}", hop.address()),
+        ),
+        None => fail("dns", format!("{} resolves to no address", hop.host)),
+    })
+}
+
+/// Key exchange, host key check and login over `stream`.
+async fn handshake<S>(
+    stream: S,
+    verifier: Verifier,
+    creds: &Credentials,
+    opts: &PoolOptions,
+) -> Result<Handle<Verifier>, ProbeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let hop = verifier.hop.clone();
+    let config = Arc::new(config(opts, verifier.trust.preferred()));
+    let mut handle = client::connect_stream(config, stream, verifier)
+        .await
+        .map_err(|e| error::handshake(e, &hop.to_string()))?;
+    auth::login(&mut handle, &hop, creds).await?;
+    Ok(handle)
+}
+
+fn config(opts: &PoolOptions, host_keys: Vec<Algorithm>) -> client::Config {
+    client::Config {
+        keepalive_interval: Some(opts.keepalive),
+        keepalive_max: 3,
+        nodelay: true,
+        preferred: russh::Preferred {
+            key: Cow::Owned(host_keys),
+            ..russh::Preferred::default()
+        },
+        ..client::Config::default()
+    }
+}
