@@ -30,7 +30,7 @@ pub enum Command {
     /// Expand, render and order the checks of a topology, without touching the network.
     Plan(PlanArgs),
     /// Probe the lab, judge every check and write a certification manifest.
-    Certify(CertifyArgs),
+    Certify(Box<CertifyArgs>),
     /// Print a JSON Schema.
     Schema {
         #[arg(value_enum)]
