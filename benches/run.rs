@@ -109,6 +109,7 @@ fn once(root: &Path, prober: Arc<dyn Prober>, expect: usize) -> (Duration, Durat
         .unwrap();
     let env = Arc::new(Env {
         prober,
+        repairer: None,
         secrets: Arc::new(Secrets::default()),
         max_output: 1 << 20,
     });

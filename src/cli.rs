@@ -103,6 +103,10 @@ pub struct CertifyArgs {
     /// Answer every probe from the recording in DIR; no network. Default: the topology's `replay`.
     #[arg(long, value_name = "DIR")]
     pub replay: Option<PathBuf>,
+    /// Run the repair of each failing check that has one, then verify it by the check's own
+    /// probe. Without it, those checks are reported as "would repair".
+    #[arg(long)]
+    pub repair: bool,
     /// Probe the real systems even when the topology names a recording to replay.
     #[arg(long, conflicts_with = "replay")]
     pub live: bool,

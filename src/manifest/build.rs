@@ -25,6 +25,7 @@ pub struct Inputs<'a> {
     pub scope: Option<String>,
     pub interrupted: bool,
     pub replayed_from: Option<String>,
+    pub mode: Mode,
     /// Missing requirements found while running (unresolvable secrets), added to the plan's.
     pub missing: Vec<String>,
 }
@@ -90,7 +91,7 @@ pub fn build(
         environment: inputs.environment.to_string(),
         topology: plan.topology.clone(),
         providers: plan.providers.clone(),
-        mode: Mode::Inspect,
+        mode: inputs.mode,
         created_at: fmt_time(Timestamp::now()),
         started_at: fmt_time(inputs.started),
         finished_at: fmt_time(inputs.finished),
@@ -117,7 +118,7 @@ pub fn build(
         groups: groups.into_values().collect(),
         summary,
         missing_requirements: missing,
-        repairs: Vec::new(),
+        repairs: results.iter().filter_map(|r| r.repair.clone()).collect(),
         waivers: Vec::new(),
         scope: inputs.scope,
         replayed_from: inputs.replayed_from,
@@ -218,5 +219,6 @@ fn entry(p: &crate::plan::Planned, r: &CheckResult, secrets: &Secrets) -> CheckE
             .collect(),
         evidence: r.evidence.clone().map(hide),
         source: p.source.clone(),
+        repair: r.repair.clone(),
     }
 }

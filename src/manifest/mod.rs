@@ -43,7 +43,8 @@ pub struct Manifest {
     pub summary: Summary,
     /// Every input the run lacked (`catalog: secrets.token (why)`), all at once.
     pub missing_requirements: Vec<String>,
-    /// Repair ledger (`certify --repair`).
+    /// Repair ledger: every repair that ran (`certify --repair`) with its steps and the
+    /// verification that followed, or that would run (`would_repair`) or was refused.
     pub repairs: Vec<Value>,
     /// Waivers used.
     pub waivers: Vec<Value>,
@@ -151,6 +152,9 @@ pub struct CheckEntry {
     pub evidence: Option<Value>,
     /// `file:line` of the check in its catalog.
     pub source: String,
+    /// This check's entry of the repair ledger (also listed in `repairs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

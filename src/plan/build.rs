@@ -378,7 +378,7 @@ pub fn build(
         .collect();
     missing.sort();
     for (i, p) in checks.iter_mut().enumerate() {
-        if p.state == State::Planned && super::late::waits_for_captures(p) {
+        if p.state == State::Planned && (p.repair.is_some() || super::late::waits_for_captures(p)) {
             p.late = Some(std::sync::Arc::new(super::late::Late {
                 def: defs[i],
                 ctx: std::mem::take(&mut contexts[i]),

@@ -4,6 +4,7 @@ pub mod command;
 pub mod dns;
 pub mod http;
 mod observation;
+pub mod ssh;
 pub mod tcp;
 mod tls_pin;
 

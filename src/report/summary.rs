@@ -81,6 +81,7 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
             );
         }
     }
+    repairs(&mut s, m);
     if !m.missing_requirements.is_empty() {
         let _ = writeln!(s, "\nMissing requirements (fix them all, then run again):");
         for r in &m.missing_requirements {
@@ -112,4 +113,86 @@ pub fn expectation(e: &Expectation) -> String {
         &e.actual,
         e.message.as_deref(),
     )
+}
+
+/// The repair ledger in short: what was repaired, what failed or was refused, and (in a
+/// dry run) what `--repair` would do.
+fn repairs(s: &mut String, m: &Manifest) {
+    let status = |r: &serde_json::Value| r["status"].as_str().unwrap_or("").to_string();
+    let would: Vec<&serde_json::Value> = m
+        .repairs
+        .iter()
+        .filter(|r| status(r) == "would_repair")
+        .collect();
+    let done: Vec<&serde_json::Value> = m
+        .repairs
+        .iter()
+        .filter(|r| status(r) != "would_repair")
+        .collect();
+    if !done.is_empty() {
+        let _ = writeln!(s, "\nRepairs:");
+        for r in done {
+            let steps = r["steps"].as_array().map(Vec::len).unwrap_or(0);
+            let line = match status(r).as_str() {
+                "repaired" => format!(
+                    "verified by the check's own probe after {steps} step{}",
+                    if steps == 1 { "" } else { "s" }
+                ),
+                "refused" => r["message"].as_str().unwrap_or("refused").to_string(),
+                other => match r["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|st| st["passed"] == false)
+                {
+                    Some(st) => format!(
+                        "step {} ({}) failed: {}",
+                        st["step"],
+                        st["title"].as_str().unwrap_or("untitled"),
+                        st["message"].as_str().unwrap_or("")
+                    ),
+                    None => format!(
+                        "{other}: still fails after the repair: {}",
+                        r["verification"]["message"]
+                            .as_str()
+                            .or(r["message"].as_str())
+                            .unwrap_or("")
+                    ),
+                },
+            };
+            let _ = writeln!(
+                s,
+                "  {} {}  {line}",
+                mark(&status(r)),
+                r["check"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if !would.is_empty() {
+        let _ = writeln!(s, "\nWould repair (run again with --repair to apply):");
+        for r in would {
+            let _ = writeln!(s, "  ~ {}", r["check"].as_str().unwrap_or(""));
+            for (i, st) in r["steps"].as_array().into_iter().flatten().enumerate() {
+                let what = st["title"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| {
+                        st.get("pve_task")
+                            .map(|_| "wait for the Proxmox VE task".to_string())
+                    })
+                    .unwrap_or_else(|| {
+                        st["probe"]["kind"].as_str().unwrap_or("step").to_string()
+                    });
+                let _ = writeln!(s, "      {}. {what}", i + 1);
+            }
+        }
+    }
+}
+
+fn mark(status: &str) -> &'static str {
+    match status {
+        "repaired" => "✓",
+        "refused" => "⊘",
+        _ => "✗",
+    }
 }

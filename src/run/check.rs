@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::classify::classify;
 use super::prober::Prober;
+use super::repair::{RepairRequest, Repairer};
 use super::secrets::Secrets;
 use super::{Attempt, CheckResult, Status};
 use crate::judge::{self, ExpectationResult};
@@ -26,6 +27,8 @@ const EXCERPT: usize = 512;
 /// What every check of a run shares.
 pub struct Env {
     pub prober: Arc<dyn Prober>,
+    /// Only `certify` gives one (it also describes would-be repairs in a dry run).
+    pub repairer: Option<Arc<dyn Repairer>>,
     pub secrets: Arc<Secrets>,
     pub max_output: usize,
 }
@@ -37,12 +40,40 @@ pub struct Parts<'a> {
     pub capture: &'a IndexMap<String, Value>,
 }
 
-/// Runs `p`; `on_attempt` sees each attempt as it ends. Never panics on bad input.
+/// Runs `p` and, when it fails and has a repair, hands it to the run's repairer with a
+/// way to verify; `on_attempt` sees each attempt as it ends. Never panics on bad input.
 pub async fn execute(
     env: &Env,
     p: &Planned,
     parts: Parts<'_>,
-    mut on_attempt: impl FnMut(&Attempt),
+    checks: Option<Value>,
+    on_attempt: &(dyn Fn(&Attempt) + Send + Sync),
+) -> CheckResult {
+    let first = observe(env, p, &parts, on_attempt).await;
+    let (Some(repairer), true) = (
+        &env.repairer,
+        first.status == Status::Fail && p.repair.is_some(),
+    ) else {
+        return first;
+    };
+    let verify: super::repair::Verify<'_> =
+        Box::new(|| Box::pin(async { observe(env, p, &parts, on_attempt).await }));
+    repairer
+        .repair(RepairRequest {
+            planned: p,
+            checks: checks.unwrap_or_else(|| Value::Object(Map::new())),
+            failed: &first,
+            verify,
+        })
+        .await
+}
+
+/// Probes `p` and judges it, with its retries and polling.
+pub async fn observe(
+    env: &Env,
+    p: &Planned,
+    parts: &Parts<'_>,
+    on_attempt: &(dyn Fn(&Attempt) + Send + Sync),
 ) -> CheckResult {
     let start = Instant::now();
     let kind = parts
@@ -246,6 +277,7 @@ fn finish(
         expectations: results,
         captures,
         probed: true,
+        repair: None,
     }
 }
 

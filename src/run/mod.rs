@@ -8,6 +8,7 @@ pub mod events;
 mod limits;
 pub mod prober;
 pub mod record;
+pub mod repair;
 mod schedule;
 pub mod secrets;
 
@@ -84,6 +85,8 @@ pub struct CheckResult {
     pub evidence: Option<Value>,
     /// Whether the probe ran at all.
     pub probed: bool,
+    /// The repair ledger entry: what ran (or would run), its steps and the verification.
+    pub repair: Option<Value>,
 }
 
 impl CheckResult {
@@ -99,6 +102,7 @@ impl CheckResult {
             captures: IndexMap::new(),
             evidence: None,
             probed: false,
+            repair: None,
         }
     }
 }

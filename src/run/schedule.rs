@@ -303,14 +303,16 @@ impl Coordinator {
             return;
         }
         let p = &self.plan.checks[i];
-        let rendered = if p.late.is_some() {
+        let checks = p.late.is_some().then(|| {
             let needed = p.need_index.iter().filter_map(|&j| {
                 self.results[j]
                     .as_ref()
                     .map(|r| (&self.plan.checks[j], &r.captures))
             });
-            let checks = late::checks_value(p, needed);
-            match late::rerender(cats, p, checks) {
+            late::checks_value(p, needed)
+        });
+        let rendered = match &checks {
+            Some(c) => match late::rerender(cats, p, c.clone()) {
                 Ok(r) => Some(r),
                 Err(why) => {
                     let r = CheckResult::unprobed(Status::Blocked, "render", Some(why));
@@ -319,9 +321,8 @@ impl Coordinator {
                     }
                     return;
                 }
-            }
-        } else {
-            None
+            },
+            None => None,
         };
         let plan = self.plan.clone();
         let env = env.clone();
@@ -358,10 +359,10 @@ impl Coordinator {
                     capture: &p.capture,
                 },
             };
-            let r = execute(&env, p, parts, |a| {
+            let on_attempt = |a: &Attempt| {
                 let _ = tx.send(Msg::Attempt(i, a.clone()));
-            })
-            .await;
+            };
+            let r = execute(&env, p, parts, checks, &on_attempt).await;
             (i, r)
         });
         self.task_index.insert(handle.id(), i);

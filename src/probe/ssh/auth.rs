@@ -44,29 +44,27 @@ impl Credentials {
 /// Reads a private key (OpenSSH, PEM or PKCS#8). Decrypting runs a deliberately slow KDF,
 /// so it runs off the async threads.
 async fn read_key(path: PathBuf, passphrase: Option<String>) -> Result<PrivateKey, ProbeError> {
-    let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
-        fail(
-            "auth",
-            format!("cannot read identity {}: {e}", path.display()),
-        )
-    })?;
     let shown = path.display().to_string();
-    let decoded = tokio::task::spawn_blocking(move || match decode_secret_key(&text, None) {
-        Err(russh::keys::Error::KeyIsEncrypted) => match passphrase {
-            None => Err(format!(
-                "identity {shown} is encrypted and the check gives no passphrase"
-            )),
-            Some(p) => decode_secret_key(&text, Some(&p)).map_err(|e| {
-                format!("cannot decrypt identity {shown}: wrong passphrase? ({e})")
-            }),
-        },
-        other => other.map_err(|e| format!("cannot read identity {shown}: {e}")),
+    let decoded = tokio::task::spawn_blocking(move || {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read identity {shown}: {e}"))?;
+        match decode_secret_key(&text, None) {
+            Err(russh::keys::Error::KeyIsEncrypted) => match passphrase {
+                None => Err(format!(
+                    "identity {shown} is encrypted and the check gives no passphrase"
+                )),
+                Some(p) => decode_secret_key(&text, Some(&p)).map_err(|e| {
+                    format!("cannot decrypt identity {shown}: wrong passphrase? ({e})")
+                }),
+            },
+            other => other.map_err(|e| format!("cannot read identity {shown}: {e}")),
+        }
     })
     .await;
     match decoded {
         Ok(Ok(key)) => Ok(key),
         Ok(Err(message)) => Err(fail("auth", message)),
-        Err(e) => Err(fail("auth", format!("reading identity {}: {e}", path.display()))),
+        Err(e) => Err(fail("auth", format!("reading an identity: {e}"))),
     }
 }
 
@@ -101,12 +99,11 @@ pub(super) async fn login(
         }
         Credentials::Agent(socket) => {
             let agent_error = |e: russh::keys::Error| {
-                fail(
-                    "auth",
-                    format!("ssh-agent at {}: {e}", socket.display()),
-                )
+                fail("auth", format!("ssh-agent at {}: {e}", socket.display()))
             };
-            let mut agent = AgentClient::connect_uds(socket).await.map_err(agent_error)?;
+            let mut agent = AgentClient::connect_uds(socket)
+                .await
+                .map_err(agent_error)?;
             if let Some(binding) = handle.agent_session_binding() {
                 // Needed for destination-constrained keys; older agents refuse it harmlessly.
                 let _ = agent.bind_session(binding, false).await;

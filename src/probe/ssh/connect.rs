@@ -51,9 +51,18 @@ pub(super) async fn open(route: &Route, opts: &PoolOptions) -> Result<Session, P
                     handshake(tcp, verifier, &creds, opts).await
                 }
                 Some(via) => {
-                    let doing = format!("opening a tunnel to {} through {}", hop.address(), via_name(route, i));
+                    let doing = format!(
+                        "opening a tunnel to {} through {}",
+                        hop.address(),
+                        via_name(route, i)
+                    );
                     let channel = via
-                        .channel_open_direct_tcpip(hop.host.clone(), hop.port.into(), "127.0.0.1", 0)
+                        .channel_open_direct_tcpip(
+                            hop.host.clone(),
+                            hop.port.into(),
+                            "127.0.0.1",
+                            0,
+                        )
                         .await
                         .map_err(|e| match e {
                             russh::Error::ChannelOpenFailure(f) => error::channel_open(&f, &doing),

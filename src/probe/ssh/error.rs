@@ -38,7 +38,14 @@ pub(super) fn handshake(e: HandshakeError, hop: &str) -> ProbeError {
 pub(super) fn ssh(e: russh::Error, doing: &str) -> ProbeError {
     use russh::Error::*;
     match e {
-        IO(io) => fail(crate::probe::tcp::reason(&io), format!("{doing}: {io}")),
+        IO(io) => {
+            // Refused and unreachable keep their class; a connection cut mid-protocol is `ssh`.
+            let reason = match crate::probe::tcp::reason(&io) {
+                r @ ("refused" | "timeout" | "no_route" | "dns") => r,
+                _ => "ssh",
+            };
+            fail(reason, format!("{doing}: {io}"))
+        }
         ConnectionTimeout | KeepaliveTimeout | InactivityTimeout | Elapsed(_) => {
             fail("timeout", format!("{doing}: {e}"))
         }

@@ -132,7 +132,11 @@ impl Target {
 
 /// `user@host:port`, `host:port`, `host`, `[v6]:port`; user and port are optional.
 fn jump(text: &str) -> Result<Endpoint, ProbeError> {
-    let bad = |why: &str| usage(format!("jump host {text:?} {why}; expected `user@host:port`"));
+    let bad = |why: &str| {
+        usage(format!(
+            "jump host {text:?} {why}; expected `user@host:port`"
+        ))
+    };
     let text = text.trim();
     let (user, rest) = match text.rsplit_once('@') {
         Some((u, r)) if !u.is_empty() => (u.to_string(), r),
@@ -145,7 +149,10 @@ fn jump(text: &str) -> Result<Endpoint, ProbeError> {
             .ok_or_else(|| bad("has an unclosed `[`"))?;
         match after {
             "" => (host, None),
-            p => (host, Some(p.strip_prefix(':').ok_or_else(|| bad("is malformed"))?)),
+            p => (
+                host,
+                Some(p.strip_prefix(':').ok_or_else(|| bad("is malformed"))?),
+            ),
         }
     } else {
         match rest.split_once(':') {
@@ -238,11 +245,17 @@ mod tests {
     #[test]
     fn jump_forms() {
         let j = jump("alice@bastion:2200").unwrap();
-        assert_eq!((j.user.as_str(), j.host.as_str(), j.port), ("alice", "bastion", 2200));
+        assert_eq!(
+            (j.user.as_str(), j.host.as_str(), j.port),
+            ("alice", "bastion", 2200)
+        );
         let j = jump("bastion").unwrap();
         assert_eq!((j.host.as_str(), j.port), ("bastion", 22));
         let j = jump("bob@[fd00::1]:2222").unwrap();
-        assert_eq!((j.user.as_str(), j.host.as_str(), j.port), ("bob", "fd00::1", 2222));
+        assert_eq!(
+            (j.user.as_str(), j.host.as_str(), j.port),
+            ("bob", "fd00::1", 2222)
+        );
         let j = jump("fd00::1").unwrap();
         assert_eq!((j.host.as_str(), j.port), ("fd00::1", 22));
         assert_eq!(j.address(), "[fd00::1]:22");

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod repair;
+
 use crate::cli::CertifyArgs;
 use crate::diag::{Diagnostics, render as render_diag};
 use crate::exit;
@@ -106,13 +108,21 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
             .collect(),
     };
     let (prober, recorder, replay) = probers(args, &set, prober, &secrets)?;
+    let plan = Arc::new(plan);
+    let cats = Arc::new(set.catalogs);
+    let repairer = repair::Steps {
+        cats: cats.clone(),
+        prober: prober.clone(),
+        secrets: secrets.clone(),
+        apply: args.repair,
+        max_output: crate::probe::Limits::default().max_output,
+    };
     let env = Arc::new(Env {
         prober,
+        repairer: Some(Arc::new(repairer)),
         secrets: secrets.clone(),
         max_output: crate::probe::Limits::default().max_output,
     });
-    let plan = Arc::new(plan);
-    let cats = Arc::new(set.catalogs);
     let cancel = Cancel::default();
     let started = jiff::Timestamp::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -165,6 +175,11 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
             valid_for,
             scope: args.scope.clone(),
             interrupted: cancel.is_interrupted(),
+            mode: if args.repair {
+                manifest::Mode::Repair
+            } else {
+                manifest::Mode::Inspect
+            },
             replayed_from: replay.as_ref().map(|(dir, _)| dir.display().to_string()),
             missing,
         },

@@ -1,0 +1,414 @@
+//! Repair, which only `certify` can do. A failing check's guard is asked first; then its
+//! steps run in order (probes that may write, and waits for Proxmox VE tasks), each judged;
+//! then the check's own probe and expectations run again. Only that verification turns
+//! `fail` into `repaired`. Without `--repair` the same path describes what would run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::judge;
+use crate::model::expect::Expect;
+use crate::plan::{Planned, late};
+use crate::probe::{Limits, Observation};
+use crate::run::classify::classify;
+use crate::run::prober::{BoxFuture, Prober};
+use crate::run::repair::{RepairRequest, Repairer};
+use crate::run::secrets::Secrets;
+use crate::run::{CheckResult, Status};
+use crate::workspace::LoadedCatalog;
+
+/// How long one repair step's probe may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+const TASK_TIMEOUT: Duration = Duration::from_secs(300);
+const TASK_EVERY: Duration = Duration::from_secs(2);
+
+pub struct Steps {
+    pub cats: Arc<Vec<LoadedCatalog>>,
+    pub prober: Arc<dyn Prober>,
+    pub secrets: Arc<Secrets>,
+    /// `--repair`: run the steps. Otherwise only say what would run.
+    pub apply: bool,
+    pub max_output: usize,
+}
+
+/// One step's outcome for the ledger.
+struct StepOutcome {
+    record: Value,
+    passed: bool,
+    captures: Map<String, Value>,
+}
+
+impl Repairer for Steps {
+    fn repair<'a>(&'a self, req: RepairRequest<'a>) -> BoxFuture<'a, CheckResult> {
+        Box::pin(async move {
+            let p = req.planned;
+            let started = jiff::Timestamp::now();
+            let mut record = Map::new();
+            record.insert("check".into(), p.id.clone().into());
+            record.insert("source".into(), p.source.clone().into());
+            record.insert("before".into(), self.evidence(req.failed));
+            let done = |mut record: Map<String, Value>, status: &str, mut result: CheckResult| {
+                record.insert("status".into(), status.into());
+                record.insert("startedAt".into(), started.to_string().into());
+                record.insert(
+                    "finishedAt".into(),
+                    jiff::Timestamp::now().to_string().into(),
+                );
+                result.repair = Some(Value::Object(record));
+                result
+            };
+            match late::repair_guard(&self.cats, p, req.checks.clone()) {
+                Err(why) => {
+                    record.insert("message".into(), why.into());
+                    return done(record, "error", req.failed.clone());
+                }
+                Ok(Some((expr, reason, true))) => {
+                    record.insert("guard".into(), json!({"refuse_if": expr, "reason": reason}));
+                    record.insert("message".into(), format!("repair refused: {reason}").into());
+                    return done(record, "refused", req.failed.clone());
+                }
+                Ok(_) => {}
+            }
+            if !self.apply {
+                let steps = p.repair.as_ref().and_then(|r| r.get("steps")).cloned();
+                let mut steps = steps.unwrap_or(Value::Array(Vec::new()));
+                self.secrets.mask_value(&mut steps);
+                record.insert("steps".into(), steps);
+                record.insert(
+                    "message".into(),
+                    "would repair: run again with --repair to apply".into(),
+                );
+                return done(record, "would_repair", req.failed.clone());
+            }
+            let n = p
+                .repair
+                .as_ref()
+                .and_then(|r| r.get("steps"))
+                .and_then(Value::as_array)
+                .map(Vec::len)
+                .unwrap_or(0);
+            let mut steps = Map::new();
+            let mut ledger = Vec::new();
+            let mut all_passed = true;
+            for i in 0..n {
+                let out = self.step(p, i, &req.checks, &steps).await;
+                ledger.push(out.record);
+                if let Some(id) = step_id(p, i) {
+                    steps.insert(id, Value::Object(out.captures));
+                }
+                if !out.passed {
+                    all_passed = false;
+                    break;
+                }
+            }
+            record.insert("steps".into(), Value::Array(ledger));
+            if let Some(settle) = p
+                .repair
+                .as_ref()
+                .and_then(|r| r.get("settle"))
+                .and_then(Value::as_str)
+                .and_then(|s| crate::model::duration::parse(s).ok())
+            {
+                tokio::time::sleep(settle.0).await;
+            }
+            // The verification: the check's own probe and expectations, whatever the steps did.
+            let mut after = (req.verify)().await;
+            record.insert(
+                "verification".into(),
+                json!({
+                    "status": after.status,
+                    "reason": after.reason,
+                    "message": after.message.as_deref().map(|m| self.secrets.mask(m)),
+                }),
+            );
+            if all_passed && after.status == Status::Pass {
+                after.status = Status::Repaired;
+                after.reason = Some("repaired".into());
+                after.message = Some("repaired; verified by the check's own probe".into());
+                done(record, "repaired", after)
+            } else {
+                let why = if all_passed {
+                    "the repair ran, but the check still fails"
+                } else {
+                    "a repair step failed"
+                };
+                after.status = if after.status == Status::Pass {
+                    // Verified, but a step reported failure: not a clean repair.
+                    Status::Fail
+                } else {
+                    after.status
+                };
+                if after.status == Status::Fail {
+                    after.reason = Some("repair_failed".into());
+                }
+                let detail = after.message.clone().unwrap_or_default();
+                after.message = Some(format!("{why}: {detail}"));
+                done(record, "failed", after)
+            }
+        })
+    }
+}
+
+fn step_id(p: &Planned, i: usize) -> Option<String> {
+    p.repair
+        .as_ref()?
+        .get("steps")?
+        .get(i)?
+        .get("id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+impl Steps {
+    fn evidence(&self, r: &CheckResult) -> Value {
+        let failed: Vec<String> = r
+            .expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| self.secrets.mask(&e.describe()))
+            .collect();
+        json!({
+            "status": r.status,
+            "reason": r.reason,
+            "message": r.message.as_deref().map(|m| self.secrets.mask(m)),
+            "failed": failed,
+        })
+    }
+
+    async fn step(
+        &self,
+        p: &Planned,
+        i: usize,
+        checks: &Value,
+        steps: &Map<String, Value>,
+    ) -> StepOutcome {
+        let fail = |title: Option<String>, message: String| StepOutcome {
+            record: json!({"step": i + 1, "title": title, "passed": false, "message": message}),
+            passed: false,
+            captures: Map::new(),
+        };
+        let st = match late::repair_step(
+            &self.cats,
+            p,
+            i,
+            checks.clone(),
+            Value::Object(steps.clone()),
+        ) {
+            Ok(s) => s,
+            Err(why) => return fail(None, why),
+        };
+        let title = st.title.clone().or(st.id.clone());
+        if let Some(task) = &st.pve_task {
+            return self.pve_task(p, i, title, task).await;
+        }
+        let Some(probe) = &st.probe else {
+            return fail(title, "the step has no probe".into());
+        };
+        let kind = probe.get("kind").and_then(Value::as_str).unwrap_or("");
+        let raw_spec = probe.get("spec").cloned().unwrap_or(Value::Null);
+        let spec = match self.secrets.substitute(&p.catalog, &raw_spec) {
+            Ok(s) => s,
+            Err(why) => return fail(title, format!("missing_requirement: {why}")),
+        };
+        let mut expects = Vec::new();
+        for e in &st.expect {
+            match serde_json::from_value::<Expect>(e.clone()) {
+                Ok(x) => expects.push(x),
+                Err(err) => return fail(title, format!("step expectation is not valid: {err}")),
+            }
+        }
+        let limits = Limits {
+            timeout: STEP_TIMEOUT,
+            max_output: self.max_output,
+        };
+        let obs = self.prober.probe(kind, &spec, limits).await;
+        let (passed, message, results) = self.judge_step(kind, &expects, &obs);
+        let mut captures = Map::new();
+        if passed {
+            let root = obs.json.clone().unwrap_or(Value::Null);
+            for (name, q) in &st.capture {
+                let v = q
+                    .as_str()
+                    .and_then(|q| judge::query(q, &root).ok())
+                    .unwrap_or(Value::Null);
+                captures.insert(name.clone(), v);
+            }
+        }
+        let mut request = spec.clone();
+        self.secrets.mask_value(&mut request);
+        let mut result = Map::new();
+        if let Some(s) = obs.status {
+            result.insert("status".into(), s.into());
+        }
+        if let Some(c) = obs.exit {
+            result.insert("exit".into(), c.into());
+        }
+        let record = json!({
+            "step": i + 1,
+            "title": title,
+            "kind": kind,
+            "request": request,
+            "result": result,
+            "expectations": results,
+            "passed": passed,
+            "message": message.map(|m| self.secrets.mask(&m)),
+            "durationMs": obs.duration.as_millis() as u64,
+        });
+        StepOutcome {
+            record,
+            passed,
+            captures,
+        }
+    }
+
+    /// A step passes when its expectations hold; without any, when the probe answered
+    /// without error and (HTTP) with 2xx or (command) exit 0.
+    fn judge_step(
+        &self,
+        kind: &str,
+        expects: &[Expect],
+        obs: &Observation,
+    ) -> (bool, Option<String>, Vec<Value>) {
+        let judges_status = expects.iter().any(|e| e.status.is_some());
+        if let Some(v) = classify(&[], obs, judges_status) {
+            let why = obs
+                .error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or(v.reason);
+            return (false, Some(why), Vec::new());
+        }
+        if expects.is_empty() {
+            let ok = match kind {
+                "http" => obs.status.is_some_and(|s| (200..300).contains(&s)),
+                "command" | "ssh" => obs.exit == Some(0),
+                _ => obs.error.is_none(),
+            };
+            let why = (!ok).then(|| {
+                let class = obs
+                    .reason()
+                    .unwrap_or_else(|| "the step did not succeed".into());
+                let err: String = obs.stderr.trim().chars().take(200).collect();
+                if err.is_empty() {
+                    class
+                } else {
+                    format!("{class}: {err}")
+                }
+            });
+            return (ok, why, Vec::new());
+        }
+        let results: Vec<judge::ExpectationResult> =
+            expects.iter().map(|e| judge::judge(e, obs)).collect();
+        let failed = results.iter().find(|r| !r.passed).map(|r| r.describe());
+        let values = results
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                self.secrets.mask_value(&mut v);
+                v
+            })
+            .collect();
+        (failed.is_none(), failed, values)
+    }
+
+    /// Waits for a Proxmox VE task until it stops; its exit status must be `OK`.
+    async fn pve_task(
+        &self,
+        p: &Planned,
+        i: usize,
+        title: Option<String>,
+        task: &Value,
+    ) -> StepOutcome {
+        let title = title.unwrap_or_else(|| "Wait for the Proxmox VE task".into());
+        let fail = |message: String| StepOutcome {
+            record: json!({"step": i + 1, "title": title, "kind": "pve_task", "passed": false, "message": message}),
+            passed: false,
+            captures: Map::new(),
+        };
+        let api = task.get("api").and_then(Value::as_str).unwrap_or("");
+        let upid = task
+            .get("upid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim();
+        let dur = |k: &str, d: Duration| {
+            task.get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| crate::model::duration::parse(s).ok())
+                .map(|x| x.0)
+                .unwrap_or(d)
+        };
+        let (timeout, every) = (dur("timeout", TASK_TIMEOUT), dur("every", TASK_EVERY));
+        let Some(node) = upid
+            .split(':')
+            .nth(1)
+            .filter(|n| upid.starts_with("UPID:") && !n.is_empty())
+        else {
+            return fail(format!(
+                "`{upid}` is not a Proxmox VE task id (UPID:node:…)"
+            ));
+        };
+        let mut with = Map::new();
+        with.insert(
+            "path".into(),
+            format!("/nodes/{node}/tasks/{upid}/status").into(),
+        );
+        let probe = match late::template_probe(&self.cats, p, api, with) {
+            Ok(v) => v,
+            Err(why) => return fail(why),
+        };
+        let kind = probe
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let spec = match self
+            .secrets
+            .substitute(&p.catalog, probe.get("spec").unwrap_or(&Value::Null))
+        {
+            Ok(s) => s,
+            Err(why) => return fail(format!("missing_requirement: {why}")),
+        };
+        let start = Instant::now();
+        let mut polls = 0u32;
+        loop {
+            polls += 1;
+            let limits = Limits {
+                timeout: STEP_TIMEOUT.min(timeout),
+                max_output: self.max_output,
+            };
+            let obs = self.prober.probe(&kind, &spec, limits).await;
+            if let Some(e) = &obs.error {
+                return fail(format!("polling task {upid}: {}", e.message));
+            }
+            let data = obs.json.as_ref().and_then(|j| j.get("data"));
+            let status = data.and_then(|d| d.get("status")).and_then(Value::as_str);
+            if status == Some("stopped") {
+                let exit = data
+                    .and_then(|d| d.get("exitstatus"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let passed = exit == "OK";
+                return StepOutcome {
+                    record: json!({
+                        "step": i + 1, "title": title, "kind": "pve_task", "upid": upid,
+                        "exitstatus": exit, "polls": polls, "passed": passed,
+                        "message": (!passed).then(|| format!("task {upid} ended with `{exit}`, not OK")),
+                        "durationMs": start.elapsed().as_millis() as u64,
+                    }),
+                    passed,
+                    captures: Map::new(),
+                };
+            }
+            if start.elapsed() + every > timeout {
+                return fail(format!(
+                    "task {upid} still running after {}",
+                    crate::model::duration::Duration(timeout)
+                ));
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! One command on one exec channel: stdout and stderr capped at `max_output` (and drained
+//! past the cap, so the shared connection never stalls), the exit status or the signal, and
+//! the per-command timeout, after which the channel is closed and the connection stays.
+//!
+//! Messages are read until `Close`, not `Eof`: the exit status may come after EOF.
+
+use russh::client::{Handle, Msg};
+use russh::{Channel, ChannelMsg, Sig};
+
+use super::error::{self, fail};
+use super::hostkey::Verifier;
+use super::target::Endpoint;
+use crate::probe::{Limits, Observation, ProbeError};
+
+pub(super) enum Outcome {
+    /// The command was sent: what it did, or how it ended (timeout, connection lost).
+    Ran(Observation),
+    /// Nothing ran. `dead`: because the connection is gone, so another one may run it.
+    NotStarted { error: ProbeError, dead: bool },
+}
+
+/// Output kept so far, and how the command ended.
+struct Capture {
+    cap: usize,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+    exit: Option<u32>,
+    signal: Option<Sig>,
+}
+
+/// Why reading a channel stopped early.
+enum Stop {
+    NotStarted(ProbeError, bool),
+    /// The connection went away mid-command.
+    Lost,
+    /// The server refused the exec request.
+    Refused,
+}
+
+pub(super) async fn run(
+    handle: &Handle<Verifier>,
+    command: &str,
+    limits: Limits,
+    host: &Endpoint,
+) -> Outcome {
+    let mut cap = Capture::new(limits.max_output);
+    let mut channel = None;
+    let driven = tokio::time::timeout(
+        limits.timeout,
+        drive(handle, command, &mut cap, &mut channel, host),
+    )
+    .await;
+    let (error, obs) = match driven {
+        Ok(Ok(())) => (None, cap.observation()),
+        Ok(Err(Stop::NotStarted(error, dead))) => return Outcome::NotStarted { error, dead },
+        Ok(Err(Stop::Lost)) => (
+            Some(fail(
+                "connection_lost",
+                format!("the connection to {host} was lost while the command ran"),
+            )),
+            cap.observation(),
+        ),
+        Ok(Err(Stop::Refused)) => (
+            Some(fail("ssh", format!("{host} refused to run the command"))),
+            cap.observation(),
+        ),
+        Err(_) => {
+            if let Some(ch) = channel.take() {
+                close(ch).await;
+            }
+            let error = fail(
+                "timeout",
+                format!(
+                    "the command did not finish within {:?} on {host}; its channel was closed",
+                    limits.timeout
+                ),
+            );
+            (Some(error), cap.observation())
+        }
+    };
+    let mut obs = obs;
+    if error.is_some() {
+        obs.error = error;
+    }
+    Outcome::Ran(obs)
+}
+
+async fn drive(
+    handle: &Handle<Verifier>,
+    command: &str,
+    cap: &mut Capture,
+    slot: &mut Option<Channel<Msg>>,
+    host: &Endpoint,
+) -> Result<(), Stop> {
+    let doing = format!("opening a channel on {host}");
+    let opened = handle.channel_open_session().await.map_err(|e| match e {
+        russh::Error::ChannelOpenFailure(f) => {
+            Stop::NotStarted(error::channel_open(&f, &doing), false)
+        }
+        e => Stop::NotStarted(error::ssh(e, &doing), true),
+    })?;
+    let ch = slot.insert(opened);
+    ch.exec(true, command.as_bytes()).await.map_err(|e| {
+        Stop::NotStarted(
+            error::ssh(e, &format!("sending the command to {host}")),
+            true,
+        )
+    })?;
+    loop {
+        match ch.wait().await {
+            Some(ChannelMsg::Data { data }) => {
+                keep(&mut cap.stdout, &mut cap.stdout_truncated, cap.cap, &data)
+            }
+            Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                keep(&mut cap.stderr, &mut cap.stderr_truncated, cap.cap, &data)
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => cap.exit = Some(exit_status),
+            Some(ChannelMsg::ExitSignal { signal_name, .. }) => cap.signal = Some(signal_name),
+            Some(ChannelMsg::Failure) => {
+                if let Some(ch) = slot.take() {
+                    close(ch).await;
+                }
+                return Err(Stop::Refused);
+            }
+            Some(ChannelMsg::Close) => return Ok(()),
+            Some(_) => {}
+            // The session ended without closing the channel: the connection is gone. An exit
+            // already reported means the command itself completed.
+            None if cap.exit.is_some() || cap.signal.is_some() => return Ok(()),
+            None => return Err(Stop::Lost),
+        }
+    }
+}
+
+/// Asks the server to kill the command (OpenSSH honours `signal` requests), then closes.
+async fn close(ch: Channel<Msg>) {
+    let _ = ch.signal(Sig::KILL).await;
+    let _ = ch.close().await;
+}
+
+fn keep(kept: &mut Vec<u8>, truncated: &mut bool, cap: usize, data: &[u8]) {
+    let room = cap.saturating_sub(kept.len());
+    kept.extend_from_slice(&data[..data.len().min(room)]);
+    *truncated |= data.len() > room;
+}
+
+impl Capture {
+    fn new(cap: usize) -> Capture {
+        Capture {
+            cap,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            exit: None,
+            signal: None,
+        }
+    }
+
+    fn observation(&mut self) -> Observation {
+        let stdout = String::from_utf8_lossy(&self.stdout).into_owned();
+        let mut obs = Observation {
+            json: serde_json::from_str(stdout.trim()).ok(),
+            stdout,
+            stderr: String::from_utf8_lossy(&self.stderr).into_owned(),
+            stdout_truncated: self.stdout_truncated,
+            stderr_truncated: self.stderr_truncated,
+            ..Observation::default()
+        };
+        match (&self.signal, self.exit) {
+            (Some(sig), _) => match number(sig) {
+                Some(n) => obs.signal = Some(n),
+                None => {
+                    obs.error = Some(fail(
+                        "signal",
+                        format!("the command was killed by SIG{}", name(sig)),
+                    ))
+                }
+            },
+            (None, Some(code)) => obs.exit = Some(code as i32),
+            (None, None) => {
+                obs.error = Some(fail(
+                    "ssh",
+                    "the server closed the channel without an exit status".into(),
+                ))
+            }
+        }
+        obs
+    }
+}
+
+fn name(sig: &Sig) -> &str {
+    match sig {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(name) => name,
+    }
+}
+
+/// The signal's number (Linux numbering; the names RFC 4254 lists are the same everywhere).
+fn number(sig: &Sig) -> Option<i32> {
+    let n = match name(sig).trim_start_matches("SIG") {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "TRAP" => 5,
+        "ABRT" => 6,
+        "BUS" => 7,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "STKFLT" => 16,
+        "CHLD" => 17,
+        "CONT" => 18,
+        "STOP" => 19,
+        "TSTP" => 20,
+        "TTIN" => 21,
+        "TTOU" => 22,
+        "URG" => 23,
+        "XCPU" => 24,
+        "XFSZ" => 25,
+        "VTALRM" => 26,
+        "PROF" => 27,
+        "WINCH" => 28,
+        "IO" | "POLL" => 29,
+        "PWR" => 30,
+        "SYS" => 31,
+        _ => return None,
+    };
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name() {
+        assert_eq!(number(&Sig::KILL), Some(9));
+        assert_eq!(number(&Sig::TERM), Some(15));
+        assert_eq!(number(&Sig::Custom("USR2".into())), Some(12));
+        assert_eq!(number(&Sig::Custom("NOPE".into())), None);
+    }
+
+    #[test]
+    fn capped_output_is_flagged() {
+        let mut c = Capture::new(4);
+        keep(&mut c.stdout, &mut c.stdout_truncated, c.cap, b"abc");
+        keep(&mut c.stdout, &mut c.stdout_truncated, c.cap, b"def");
+        keep(&mut c.stdout, &mut c.stdout_truncated, c.cap, b"ghi");
+        c.exit = Some(0);
+        let o = c.observation();
+        assert_eq!(o.stdout, "abcd");
+        assert!(o.stdout_truncated && !o.stderr_truncated);
+        assert_eq!(o.exit, Some(0));
+    }
+
+    #[test]
+    fn an_unknown_signal_is_not_a_success() {
+        let mut c = Capture::new(4);
+        c.signal = Some(Sig::Custom("WEIRD".into()));
+        let o = c.observation();
+        assert_eq!(o.exit, None);
+        assert_eq!(o.reason().as_deref(), Some("signal"));
+    }
+
+    #[test]
+    fn json_stdout_parses() {
+        let mut c = Capture::new(100);
+        keep(
+            &mut c.stdout,
+            &mut c.stdout_truncated,
+            c.cap,
+            b"{\"a\": 1}\n",
+        );
+        c.exit = Some(0);
+        assert_eq!(c.observation().json, Some(serde_json::json!({"a": 1})));
+    }
+}
