@@ -143,6 +143,22 @@ fn repair_runs_steps_then_verifies_with_the_checks_own_probe() {
     assert!(!dir.path().join("guarded").exists());
     assert_eq!(check(&m, "repairable.files.guarded")["status"], "fail");
 
+    // A repair that breaks what another check saw: the re-run catches it.
+    let clumsy = check(&m, "repairable.files.clumsy");
+    assert_eq!(clumsy["status"], "fail");
+    assert_eq!(clumsy["reason"], "repair_broke");
+    let reruns = &ledger(&m, "repairable.files.clumsy")["reruns"];
+    assert_eq!(reruns[0]["check"], "repairable.files.canary");
+    assert_eq!(reruns[0]["status"], "fail");
+    let canary = check(&m, "repairable.files.canary");
+    assert_eq!(canary["status"], "fail");
+    assert!(
+        canary["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("re-run after repairing repairable.files.clumsy")
+    );
+
     // Blocked checks are never repaired.
     assert_eq!(
         check(&m, "repairable.files.cannot-inspect")["status"],

@@ -180,9 +180,7 @@ fn repairs(s: &mut String, m: &Manifest) {
                         st.get("pve_task")
                             .map(|_| "wait for the Proxmox VE task".to_string())
                     })
-                    .unwrap_or_else(|| {
-                        st["probe"]["kind"].as_str().unwrap_or("step").to_string()
-                    });
+                    .unwrap_or_else(|| st["probe"]["kind"].as_str().unwrap_or("step").to_string());
                 let _ = writeln!(s, "      {}. {what}", i + 1);
             }
         }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
-use super::check::{Env, Parts, execute};
+use super::check::{Env, Parts, execute, observe};
 use super::events::{Event, Reporter};
 use super::limits::Limits;
 use super::prober::endpoint;
@@ -87,6 +87,14 @@ impl Cancel {
     }
 }
 
+/// What every launch needs besides the coordinator's own state.
+struct Shared {
+    cats: Arc<Vec<LoadedCatalog>>,
+    env: Arc<Env>,
+    limits: Arc<Limits>,
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
 enum Msg {
     Started(usize),
     Attempt(usize, Attempt),
@@ -123,11 +131,18 @@ pub async fn run(
         done: 0,
         tasks: JoinSet::new(),
         task_index: HashMap::new(),
+        rerun_of: HashMap::new(),
         launched: vec![false; n],
         cancel: cancel.clone(),
         fail_fast: opts.fail_fast,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let sh = Shared {
+        cats: cats.clone(),
+        env: env.clone(),
+        limits: limits.clone(),
+        tx,
+    };
     emit(reporters, &plan, &Event::RunStarted);
     for i in 0..n {
         let early = match &plan.checks[i].state {
@@ -145,11 +160,11 @@ pub async fn run(
     }
     for i in 0..n {
         if st.results[i].is_none() && st.waiting[i] == 0 {
-            st.launch(i, &cats, &env, &limits, &tx, reporters);
+            st.launch(i, &sh, reporters);
         }
     }
     let mut aborted = false;
-    while st.done < n && !st.tasks.is_empty() {
+    while !st.tasks.is_empty() {
         tokio::select! {
             biased;
             Some(msg) = rx.recv() => match msg {
@@ -157,6 +172,10 @@ pub async fn run(
                 Msg::Attempt(i, a) => emit(reporters, &plan, &Event::Attempt { index: i, attempt: &a }),
             },
             Some(joined) = st.tasks.join_next_with_id() => {
+                let rerun = match &joined {
+                    Ok((id, _)) => st.rerun_of.remove(id),
+                    Err(e) => st.rerun_of.remove(&e.id()),
+                };
                 let (i, r) = match joined {
                     Ok((id, (i, r))) => { st.task_index.remove(&id); (i, r) }
                     Err(e) => {
@@ -173,9 +192,17 @@ pub async fn run(
                         Msg::Attempt(j, a) => emit(reporters, &plan, &Event::Attempt { index: j, attempt: &a }),
                     }
                 }
+                if let Some(origin) = rerun {
+                    st.rerun_done(origin, i, r, reporters);
+                    continue;
+                }
+                let repaired = r.status == Status::Repaired;
                 let ready = st.finish(i, r, reporters);
                 for j in ready {
-                    st.launch(j, &cats, &env, &limits, &tx, reporters);
+                    st.launch(j, &sh, reporters);
+                }
+                if repaired {
+                    st.rerun_after_repair(i, &sh);
                 }
             },
             _ = cancel.interrupted(), if !aborted => {
@@ -221,6 +248,8 @@ struct Coordinator {
     done: usize,
     tasks: JoinSet<(usize, CheckResult)>,
     task_index: HashMap<tokio::task::Id, usize>,
+    /// Re-runs after a repair: task → the repaired check that asked for it.
+    rerun_of: HashMap<tokio::task::Id, usize>,
     launched: Vec<bool>,
     cancel: Cancel,
     fail_fast: bool,
@@ -279,15 +308,7 @@ impl Coordinator {
         ready
     }
 
-    fn launch(
-        &mut self,
-        i: usize,
-        cats: &Arc<Vec<LoadedCatalog>>,
-        env: &Arc<Env>,
-        limits: &Arc<Limits>,
-        tx: &mpsc::UnboundedSender<Msg>,
-        reporters: &mut [Box<dyn Reporter>],
-    ) {
+    fn launch(&mut self, i: usize, sh: &Shared, reporters: &mut [Box<dyn Reporter>]) {
         if std::mem::replace(&mut self.launched[i], true) || self.results[i].is_some() {
             return;
         }
@@ -298,36 +319,54 @@ impl Coordinator {
                 Some(self.cancel.reason().into()),
             );
             for j in self.finish(i, r, reporters) {
-                self.launch(j, cats, env, limits, tx, reporters);
+                self.launch(j, sh, reporters);
             }
             return;
         }
-        let p = &self.plan.checks[i];
-        let checks = p.late.is_some().then(|| {
-            let needed = p.need_index.iter().filter_map(|&j| {
-                self.results[j]
-                    .as_ref()
-                    .map(|r| (&self.plan.checks[j], &r.captures))
-            });
-            late::checks_value(p, needed)
-        });
-        let rendered = match &checks {
-            Some(c) => match late::rerender(cats, p, c.clone()) {
-                Ok(r) => Some(r),
-                Err(why) => {
-                    let r = CheckResult::unprobed(Status::Blocked, "render", Some(why));
-                    for j in self.finish(i, r, reporters) {
-                        self.launch(j, cats, env, limits, tx, reporters);
-                    }
-                    return;
+        match self.render(i, &sh.cats) {
+            Ok((rendered, checks)) => self.spawn(i, rendered, checks, None, sh),
+            Err(why) => {
+                let r = CheckResult::unprobed(Status::Blocked, "render", Some(why));
+                for j in self.finish(i, r, reporters) {
+                    self.launch(j, sh, reporters);
                 }
-            },
-            None => None,
-        };
+            }
+        }
+    }
+
+    /// A check's parts rendered again with its needs' captures (only when it reads them).
+    fn render(
+        &self,
+        i: usize,
+        cats: &[LoadedCatalog],
+    ) -> Result<(Option<late::Rendered>, Option<serde_json::Value>), String> {
+        let p = &self.plan.checks[i];
+        if p.late.is_none() {
+            return Ok((None, None));
+        }
+        let needed = p.need_index.iter().filter_map(|&j| {
+            self.results[j]
+                .as_ref()
+                .map(|r| (&self.plan.checks[j], &r.captures))
+        });
+        let checks = late::checks_value(p, needed);
+        let rendered = late::rerender(cats, p, checks.clone())?;
+        Ok((Some(rendered), Some(checks)))
+    }
+
+    /// Starts check `i`'s task; a re-run (`rerun_for` the repaired check) only observes.
+    fn spawn(
+        &mut self,
+        i: usize,
+        rendered: Option<late::Rendered>,
+        checks: Option<serde_json::Value>,
+        rerun_for: Option<usize>,
+        sh: &Shared,
+    ) {
         let plan = self.plan.clone();
-        let env = env.clone();
-        let limits = limits.clone();
-        let tx = tx.clone();
+        let env = sh.env.clone();
+        let limits = sh.limits.clone();
+        let tx = sh.tx.clone();
         let cancel = self.cancel.clone();
         let handle = self.tasks.spawn(async move {
             let p = &plan.checks[i];
@@ -362,9 +401,101 @@ impl Coordinator {
             let on_attempt = |a: &Attempt| {
                 let _ = tx.send(Msg::Attempt(i, a.clone()));
             };
-            let r = execute(&env, p, parts, checks, &on_attempt).await;
+            let r = if rerun_for.is_some() {
+                observe(&env, p, &parts, &on_attempt).await
+            } else {
+                execute(&env, p, parts, checks, &on_attempt).await
+            };
             (i, r)
         });
         self.task_index.insert(handle.id(), i);
+        if let Some(origin) = rerun_for {
+            self.rerun_of.insert(handle.id(), origin);
+        }
+    }
+
+    /// A repair may change what checks that already passed saw (the catalog's `reruns`):
+    /// they are probed again.
+    fn rerun_after_repair(&mut self, origin: usize, sh: &Shared) {
+        let plan = self.plan.clone();
+        let p = &plan.checks[origin];
+        let targets: Vec<String> = p
+            .repair
+            .as_ref()
+            .and_then(|r| r.get("reruns"))
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        for target in targets {
+            let full = format!("{}.{target}", p.catalog);
+            let matches: Vec<usize> = (0..self.plan.checks.len())
+                .filter(|&j| j != origin)
+                .filter(|&j| {
+                    let id = &self.plan.checks[j].id;
+                    [&target, &full].iter().any(|t| {
+                        id == *t
+                            || id.starts_with(&format!("{t}["))
+                            || id.starts_with(&format!("{t}."))
+                    })
+                })
+                .filter(|&j| {
+                    self.results[j]
+                        .as_ref()
+                        .is_some_and(|r| r.status.lets_dependents_run())
+                })
+                .collect();
+            for j in matches {
+                if let Ok((rendered, checks)) = self.render(j, &sh.cats) {
+                    self.spawn(j, rendered, checks, Some(origin), sh);
+                }
+            }
+        }
+    }
+
+    /// A re-run after a repair ended: recorded in the repair's ledger entry; if the check
+    /// no longer passes, the repair broke it — both results say so.
+    fn rerun_done(
+        &mut self,
+        origin: usize,
+        j: usize,
+        r: CheckResult,
+        reporters: &mut [Box<dyn Reporter>],
+    ) {
+        let id = self.plan.checks[j].id.clone();
+        let origin_id = self.plan.checks[origin].id.clone();
+        if let Some(o) = self.results[origin].as_mut()
+            && let Some(serde_json::Value::Object(entry)) = o.repair.as_mut()
+        {
+            let list = entry
+                .entry("reruns")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(a) = list {
+                a.push(serde_json::json!({"check": id, "status": r.status, "message": r.message}));
+            }
+        }
+        if r.status.lets_dependents_run() {
+            return;
+        }
+        if let Some(o) = self.results[origin].as_mut() {
+            o.status = Status::Fail;
+            o.reason = Some("repair_broke".into());
+            o.message = Some(format!("after the repair, {id} no longer passes"));
+        }
+        let mut r = r;
+        r.message = Some(format!(
+            "re-run after repairing {origin_id}: {}",
+            r.message.as_deref().unwrap_or(r.status.as_str())
+        ));
+        emit(
+            reporters,
+            &self.plan,
+            &Event::CheckFinished {
+                index: j,
+                result: &r,
+            },
+        );
+        self.results[j] = Some(r);
     }
 }
