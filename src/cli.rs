@@ -82,6 +82,9 @@ pub struct CertifyArgs {
     /// Checks talking to one API endpoint or SSH host at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub per_endpoint: usize,
+    /// Commands in flight on one SSH connection (below the server's MaxSessions, 10 by default).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub ssh_channels: usize,
     /// Stop starting checks after the first required failure (the rest are blocked: cancelled).
     #[arg(long)]
     pub fail_fast: bool,

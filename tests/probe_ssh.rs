@@ -279,13 +279,27 @@ async fn a_hang_times_out_and_the_connection_stays_usable() {
     assert!(took < Duration::from_secs(3), "took {took:?}");
     assert_eq!(o.stdout, "before\n", "output so far is kept");
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    eprintln!("PS: {}", String::from_utf8_lossy(&std::process::Command::new("sh").arg("-c").arg("ps -eo pid,ppid,pgid,sid,args | grep -v grep | grep -E 'sleep|sshd'").output().unwrap().stdout));
-    eprintln!("LOG: {}", s.log_text());
     let o = run(&s.spec("echo after"), limits(10_000), &pool).await;
     ok(&o);
     assert_eq!(o.stdout, "after\n");
     assert_eq!(s.logins(), 1, "the same connection");
+}
+
+#[tokio::test]
+async fn timed_out_commands_give_their_channel_back() {
+    let s = Sshd::start();
+    let pool = Pool::new(PoolOptions {
+        channels_per_connection: 1,
+        ..options()
+    });
+    for _ in 0..3 {
+        let o = run(&s.spec("sleep 30"), limits(300), &pool).await;
+        assert_eq!(error(&o).0, "timeout");
+    }
+    let o = run(&s.spec("echo next"), limits(5_000), &pool).await;
+    ok(&o);
+    assert_eq!(o.stdout, "next\n");
+    assert_eq!(s.logins(), 1);
 }
 
 #[tokio::test]

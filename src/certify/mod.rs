@@ -26,7 +26,7 @@ use crate::validate::Set;
 const DEFAULT_MAX_VALID: Duration = Duration::from_secs(24 * 3600);
 
 pub fn run(args: &CertifyArgs, root: &Path) -> i32 {
-    match certify(args, root, Arc::new(Live::default())) {
+    match certify(args, root, Arc::new(Live::new(args.ssh_channels))) {
         Ok(code) => code,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -42,8 +42,8 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
             "certify needs --environment NAME (the manifest is for one environment)".into(),
         );
     };
-    if args.jobs == 0 || args.per_endpoint == 0 {
-        return Err("--jobs and --per-endpoint must be at least 1".into());
+    if args.jobs == 0 || args.per_endpoint == 0 || args.ssh_channels == 0 {
+        return Err("--jobs, --per-endpoint and --ssh-channels must be at least 1".into());
     }
     let mut diags = Diagnostics::default();
     let planned = plan(&args.target, root, &mut diags);
@@ -95,6 +95,7 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
     let options = Options {
         jobs: args.jobs,
         per_endpoint: args.per_endpoint,
+        ssh_channels: args.ssh_channels,
         fail_fast: args.fail_fast,
         groups: set
             .catalogs

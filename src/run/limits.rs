@@ -12,13 +12,20 @@ pub struct Limits {
     groups: HashMap<String, Arc<Semaphore>>,
     endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_endpoint: usize,
+    /// Commands in flight on one SSH host (the connection's channels).
+    per_ssh_host: usize,
 }
 
 /// Permits held while a check runs; dropped when it ends.
 pub struct Permits(#[allow(dead_code)] Vec<OwnedSemaphorePermit>);
 
 impl Limits {
-    pub fn new(jobs: usize, per_endpoint: usize, groups: HashMap<String, usize>) -> Limits {
+    pub fn new(
+        jobs: usize,
+        per_endpoint: usize,
+        per_ssh_host: usize,
+        groups: HashMap<String, usize>,
+    ) -> Limits {
         Limits {
             global: Arc::new(Semaphore::new(jobs.max(1))),
             groups: groups
@@ -27,6 +34,7 @@ impl Limits {
                 .collect(),
             endpoints: Mutex::new(HashMap::new()),
             per_endpoint: per_endpoint.max(1),
+            per_ssh_host: per_ssh_host.max(1),
         }
     }
 
@@ -41,7 +49,14 @@ impl Limits {
             let s = {
                 let mut map = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
                 map.entry(e.to_string())
-                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_endpoint)))
+                    .or_insert_with(|| {
+                        let n = if e.starts_with("ssh:") {
+                            self.per_ssh_host
+                        } else {
+                            self.per_endpoint
+                        };
+                        Arc::new(Semaphore::new(n))
+                    })
                     .clone()
             };
             held.push(permit(s).await);

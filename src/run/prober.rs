@@ -7,7 +7,7 @@ use std::pin::Pin;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::model::probe::{Command, Dns, Http, Tcp};
+use crate::model::probe::{Command, Dns, Http, Ssh, Tcp};
 use crate::model::shapes::IntOrTemplate;
 use crate::probe::{self, Limits, Observation, ProbeError};
 
@@ -27,6 +27,20 @@ pub trait Prober: Send + Sync + 'static {
 #[derive(Default)]
 pub struct Live {
     http: probe::http::Pool,
+    ssh: probe::ssh::Pool,
+}
+
+impl Live {
+    /// Live probes whose SSH connections run up to `ssh_channels` commands at once.
+    pub fn new(ssh_channels: usize) -> Live {
+        Live {
+            http: probe::http::Pool::default(),
+            ssh: probe::ssh::Pool::new(probe::ssh::PoolOptions {
+                channels_per_connection: ssh_channels.max(1),
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 impl Prober for Live {
@@ -60,6 +74,10 @@ impl Prober for Live {
                         }
                         Err(o) => *o,
                     },
+                    Err(o) => *o,
+                },
+                "ssh" => match typed::<Ssh>(spec) {
+                    Ok(s) => probe::ssh::run(&s, limits, &self.ssh).await,
                     Err(o) => *o,
                 },
                 "dns" => match typed::<Dns>(spec) {

@@ -24,6 +24,8 @@ pub struct Options {
     pub jobs: usize,
     /// Checks talking to one API endpoint or SSH host at once.
     pub per_endpoint: usize,
+    /// Commands in flight on one SSH host.
+    pub ssh_channels: usize,
     /// Stop starting checks after the first required failure.
     pub fail_fast: bool,
     /// `catalog/name` → how many checks of that concurrency group run at once.
@@ -35,6 +37,7 @@ impl Default for Options {
         Options {
             jobs: 64,
             per_endpoint: 8,
+            ssh_channels: 8,
             fail_fast: false,
             groups: HashMap::new(),
         }
@@ -121,6 +124,7 @@ pub async fn run(
     let limits = Arc::new(Limits::new(
         opts.jobs,
         opts.per_endpoint,
+        opts.ssh_channels,
         opts.groups.clone(),
     ));
     let mut st = Coordinator {

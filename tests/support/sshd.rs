@@ -151,7 +151,7 @@ impl Sshd {
              MaxStartups 200:30:400\n\
              MaxSessions 200\n\
              SetEnv SHLVL=1\n\
-             LogLevel DEBUG1\n\
+             LogLevel VERBOSE\n\
              AllowTcpForwarding yes\n",
             port = self.port
         )

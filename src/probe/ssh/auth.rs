@@ -138,12 +138,12 @@ pub(super) async fn login(
     }
 }
 
-/// A failed login on a connection the server already closed is a transport error.
+/// A server that hangs up after rejecting a key (e.g. past `MaxAuthTries`) ends the login.
 fn closed(handle: &Handle<Verifier>, doing: &str) -> Result<(), ProbeError> {
     if handle.is_closed() {
         return Err(fail(
-            "ssh",
-            format!("{doing}: the server closed the connection"),
+            "auth",
+            format!("{doing}: the server closed the connection after rejecting a key"),
         ));
     }
     Ok(())

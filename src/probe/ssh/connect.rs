@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use russh::client::{self, Handle};
+use russh::ChannelStream;
+use russh::client::{self, Handle, Msg};
 use russh::keys::Algorithm;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -46,29 +47,10 @@ pub(super) async fn open(route: &Route, opts: &PoolOptions) -> Result<Session, P
         };
         let step = async {
             match handles.last() {
-                None => {
-                    let tcp = tcp(hop).await?;
-                    handshake(tcp, verifier, &creds, opts).await
-                }
+                None => handshake(tcp(hop).await?, verifier, &creds, opts).await,
                 Some(via) => {
-                    let doing = format!(
-                        "opening a tunnel to {} through {}",
-                        hop.address(),
-                        via_name(route, i)
-                    );
-                    let channel = via
-                        .channel_open_direct_tcpip(
-                            hop.host.clone(),
-                            hop.port.into(),
-                            "127.0.0.1",
-                            0,
-                        )
-                        .await
-                        .map_err(|e| match e {
-                            russh::Error::ChannelOpenFailure(f) => error::channel_open(&f, &doing),
-                            e => error::ssh(e, &doing),
-                        })?;
-                    handshake(channel.into_stream(), verifier, &creds, opts).await
+                    let stream = tunnel(via, &route.hops[i - 1], hop).await?;
+                    handshake(stream, verifier, &creds, opts).await
                 }
             }
         };
@@ -94,8 +76,21 @@ pub(super) async fn open(route: &Route, opts: &PoolOptions) -> Result<Session, P
     })
 }
 
-fn via_name(route: &Route, i: usize) -> String {
-    route.hops[i - 1].to_string()
+/// A TCP connection from the jump host `via` to `hop`, as a stream for the next session.
+async fn tunnel(
+    via: &Handle<Verifier>,
+    via_hop: &Endpoint,
+    hop: &Endpoint,
+) -> Result<ChannelStream<Msg>, ProbeError> {
+    let doing = format!("opening a tunnel to {} through {via_hop}", hop.address());
+    let channel = via
+        .channel_open_direct_tcpip(hop.host.clone(), hop.port.into(), "127.0.0.1", 0)
+        .await
+        .map_err(|e| match e {
+            russh::Error::ChannelOpenFailure(f) => error::channel_open(&f, &doing),
+            e => error::ssh(e, &doing),
+        })?;
+    Ok(channel.into_stream())
 }
 
 /// A TCP connection to the first hop, trying each address it resolves to.
@@ -153,5 +148,24 @@ fn config(opts: &PoolOptions, host_keys: Vec<Algorithm>) -> client::Config {
             ..russh::Preferred::default()
         },
         ..client::Config::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn keepalive_is_configured() {
+        let opts = PoolOptions {
+            keepalive: Duration::from_secs(7),
+            ..PoolOptions::default()
+        };
+        let c = config(&opts, vec![Algorithm::Ed25519]);
+        assert_eq!(c.keepalive_interval, Some(Duration::from_secs(7)));
+        assert!(c.nodelay);
+        assert_eq!(c.preferred.key.as_ref(), [Algorithm::Ed25519]);
     }
 }

@@ -2,6 +2,11 @@
 //! past the cap, so the shared connection never stalls), the exit status or the signal, and
 //! the per-command timeout, after which the channel is closed and the connection stays.
 //!
+//! On a timeout the command is sent SIGKILL and its channel closed. OpenSSH cannot signal
+//! the commands of root logins: such a command keeps running, its output pipes closed (a
+//! writer dies of SIGPIPE), and its session counts against the server's `MaxSessions` until
+//! it ends, which is why the pool stays below that limit.
+//!
 //! Messages are read until `Close`, not `Eof`: the exit status may come after EOF.
 
 use russh::client::{Handle, Msg};
@@ -13,7 +18,7 @@ use super::target::Endpoint;
 use crate::probe::{Limits, Observation, ProbeError};
 
 pub(super) enum Outcome {
-    /// The command was sent: what it did, or how it ended (timeout, connection lost).
+    /// The command was sent: what it did, or how it ended (timeout, connection lost, …).
     Ran(Observation),
     /// Nothing ran. `dead`: because the connection is gone, so another one may run it.
     NotStarted { error: ProbeError, dead: bool },
@@ -52,35 +57,28 @@ pub(super) async fn run(
         drive(handle, command, &mut cap, &mut channel, host),
     )
     .await;
-    let (error, obs) = match driven {
-        Ok(Ok(())) => (None, cap.observation()),
+    let error = match driven {
+        Ok(Ok(())) => None,
         Ok(Err(Stop::NotStarted(error, dead))) => return Outcome::NotStarted { error, dead },
-        Ok(Err(Stop::Lost)) => (
-            Some(fail(
-                "connection_lost",
-                format!("the connection to {host} was lost while the command ran"),
-            )),
-            cap.observation(),
-        ),
-        Ok(Err(Stop::Refused)) => (
-            Some(fail("ssh", format!("{host} refused to run the command"))),
-            cap.observation(),
-        ),
+        Ok(Err(Stop::Lost)) => Some(fail(
+            "connection_lost",
+            format!("the connection to {host} was lost while the command ran"),
+        )),
+        Ok(Err(Stop::Refused)) => Some(fail("ssh", format!("{host} refused to run the command"))),
         Err(_) => {
             if let Some(ch) = channel.take() {
-                close(ch).await;
+                close(&ch).await;
             }
-            let error = fail(
+            Some(fail(
                 "timeout",
                 format!(
                     "the command did not finish within {:?} on {host}; its channel was closed",
                     limits.timeout
                 ),
-            );
-            (Some(error), cap.observation())
+            ))
         }
     };
-    let mut obs = obs;
+    let mut obs = cap.observation();
     if error.is_some() {
         obs.error = error;
     }
@@ -119,9 +117,7 @@ async fn drive(
             Some(ChannelMsg::ExitStatus { exit_status }) => cap.exit = Some(exit_status),
             Some(ChannelMsg::ExitSignal { signal_name, .. }) => cap.signal = Some(signal_name),
             Some(ChannelMsg::Failure) => {
-                if let Some(ch) = slot.take() {
-                    close(ch).await;
-                }
+                let _ = ch.close().await;
                 return Err(Stop::Refused);
             }
             Some(ChannelMsg::Close) => return Ok(()),
@@ -134,8 +130,9 @@ async fn drive(
     }
 }
 
-/// Asks the server to kill the command (OpenSSH honours `signal` requests), then closes.
-async fn close(ch: Channel<Msg>) {
+/// Asks the server to kill the command (OpenSSH honours `signal` requests except for root
+/// logins), then closes the channel.
+async fn close(ch: &Channel<Msg>) {
     let _ = ch.signal(Sig::KILL).await;
     let _ = ch.close().await;
 }

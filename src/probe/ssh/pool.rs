@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::PoolOptions;
 use super::connect::{self, Session};
+use super::error::fail;
 use super::exec::{self, Outcome};
 use super::target::{Route, Target};
 use crate::probe::{Limits, Observation, ProbeError};
@@ -75,20 +76,16 @@ impl Pool {
         };
         let mut retried = false;
         loop {
-            let outcome = {
-                let Ok(_permit) = conn.channels.acquire().await else {
-                    return failed(super::error::fail(
-                        "ssh",
-                        "the connection pool is closed".into(),
-                    ));
-                };
-                exec::run(&conn.session.handle, &target.command, limits, host).await
+            // Every holder is bounded by its own timeout, so this wait is too.
+            let Ok(permit) = conn.channels.acquire().await else {
+                return failed(fail("ssh", "the connection pool is closed".into()));
             };
-            match outcome {
+            match exec::run(&conn.session.handle, &target.command, limits, host).await {
                 Outcome::Ran(obs) => return obs,
                 // Nothing ran and the connection is gone: once, on a fresh one.
                 Outcome::NotStarted { dead: true, .. } if !retried => {
                     retried = true;
+                    drop(permit);
                     conn = match self
                         .connection(&slot, &target.route, conn.attempt, Some(conn.attempt))
                         .await
