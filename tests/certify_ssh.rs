@@ -3,8 +3,10 @@
 //! is not the known one is blocked before anything runs.
 
 mod common;
+#[allow(dead_code)]
 #[path = "support/manifest.rs"]
 mod manifest;
+#[allow(dead_code)]
 #[path = "support/sshd.rs"]
 mod sshd;
 
