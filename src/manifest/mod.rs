@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use build::{Inputs, build};
-pub use write::{validate, write_atomic, write_file_atomic};
+pub use write::{ReadError, read, validate, write_atomic, write_file_atomic};
 
 use crate::run::Status;
 

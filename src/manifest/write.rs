@@ -60,3 +60,40 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
         format!("cannot write {}: {e}", path.display())
     })
 }
+
+/// Why a manifest could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Missing or unreadable file.
+    Io(String),
+    /// Not JSON.
+    Json(String),
+    /// JSON, but not a manifest: every schema violation.
+    Schema(Vec<String>),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) | ReadError::Json(e) => write!(f, "{e}"),
+            ReadError::Schema(v) => write!(
+                f,
+                "does not match schemas/manifest.schema.json:\n  {}",
+                v.join("\n  ")
+            ),
+        }
+    }
+}
+
+/// Reads a manifest: the bytes as written, and the typed manifest once it validates.
+pub fn read(path: &Path) -> Result<(Vec<u8>, Manifest), ReadError> {
+    let bytes = std::fs::read(path).map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ReadError::Json(format!("{}: not JSON: {e}", path.display())))?;
+    let problems = crate::schema::violations(crate::schema::Kind::Manifest, &value);
+    if !problems.is_empty() {
+        return Err(ReadError::Schema(problems));
+    }
+    let m = serde_json::from_value(value).map_err(|e| ReadError::Schema(vec![e.to_string()]))?;
+    Ok((bytes, m))
+}
