@@ -31,6 +31,13 @@ pub enum Command {
     Plan(PlanArgs),
     /// Probe the lab, judge every check and write a certification manifest.
     Certify(Box<CertifyArgs>),
+    /// May a release start? Checks a certification against the request; never probes.
+    Preflight(PreflightArgs),
+    /// Make an ed25519 key pair for signing manifests (KEY and KEY.pub).
+    Keygen {
+        /// Where to write the secret key (the public key goes to KEY.pub).
+        key: PathBuf,
+    },
     /// Print a JSON Schema.
     Schema {
         #[arg(value_enum)]
@@ -64,6 +71,29 @@ pub struct TargetArgs {
     /// Inputs from a YAML or TOML file: `{ catalog: { var: value } }`.
     #[arg(long = "vars", value_name = "FILE")]
     pub vars_files: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PreflightArgs {
+    /// The certification manifest.
+    #[arg(long, value_name = "FILE")]
+    pub certification: PathBuf,
+    #[arg(long)]
+    pub environment: String,
+    #[arg(long)]
+    pub topology: String,
+    /// Providers the release needs, comma separated (order does not matter).
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Vec<String>,
+    /// Require a valid signature (FILE.sig) by this public key.
+    #[arg(long, value_name = "PUB")]
+    pub verify_key: Option<PathBuf>,
+    /// Accept catalogs that changed since the certification (reported loudly).
+    #[arg(long)]
+    pub allow_catalog_drift: bool,
+    /// Accept a manifest replayed from a recording (demos and tests only; reported loudly).
+    #[arg(long)]
+    pub allow_replayed: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -110,6 +140,9 @@ pub struct CertifyArgs {
     /// probe. Without it, those checks are reported as "would repair".
     #[arg(long)]
     pub repair: bool,
+    /// Sign the manifest with this ed25519 secret key (see `labcert keygen`): writes OUT.sig.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
     /// Probe the real systems even when the topology names a recording to replay.
     #[arg(long, conflicts_with = "replay")]
     pub live: bool,
@@ -147,6 +180,21 @@ pub fn run() -> i32 {
         Command::Validate { paths } => crate::validate::run(&paths, &root),
         Command::Plan(args) => crate::plan::command::run(&args, &root),
         Command::Certify(args) => crate::certify::run(&args, &root),
+        Command::Preflight(args) => crate::gate::preflight::run(&args, &root),
+        Command::Keygen { key } => match crate::gate::signing::keygen(&key) {
+            Ok(public) => {
+                println!(
+                    "secret key {} (keep it private), public key {}",
+                    key.display(),
+                    public.display()
+                );
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::INVALID
+            }
+        },
         Command::Schema { kind } => {
             let k = match kind {
                 SchemaKind::Catalog => crate::schema::Kind::Catalog,

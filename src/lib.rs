@@ -13,6 +13,7 @@ pub mod source;
 
 pub use cli::run;
 pub mod analyze;
+pub mod gate;
 pub mod graph;
 pub mod judge;
 pub mod plan;

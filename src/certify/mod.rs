@@ -45,6 +45,10 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
     if args.jobs == 0 || args.per_endpoint == 0 || args.ssh_channels == 0 {
         return Err("--jobs, --per-endpoint and --ssh-channels must be at least 1".into());
     }
+    if let Some(key) = &args.sign {
+        // A key that cannot sign is found before the lab is probed, not after.
+        crate::gate::signing::sign(key, b"")?;
+    }
     let mut diags = Diagnostics::default();
     let planned = plan(&args.target, root, &mut diags);
     for d in diags.iter().filter(|d| !d.is_error() || planned.is_none()) {
@@ -187,6 +191,11 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
     );
     let out = args.out.display().to_string();
     manifest::write_atomic(&m, &args.out)?;
+    if let Some(key) = &args.sign {
+        let bytes = std::fs::read(&args.out).map_err(|e| format!("{out}: {e}"))?;
+        let sig = crate::gate::signing::sign(key, &bytes)?;
+        manifest::write_file_atomic(&crate::gate::signing::sig_path(&args.out), sig.as_bytes())?;
+    }
     if let (Some(rec), Some(dir)) = (&recorder, &args.record) {
         let n = rec.write(dir)?;
         eprintln!("recorded {n} exchanges in {}", dir.display());

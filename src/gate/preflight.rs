@@ -1,0 +1,335 @@
+//! Preflight: may a release start on this certification? Go only if every rule holds
+//! (PRODUCT.md "Preflight"); otherwise every reason is listed. It reads files and the
+//! current catalogs; it never probes or repairs anything.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use crate::cli::TargetArgs;
+use crate::diag::Diagnostics;
+use crate::manifest::{self, Manifest, ReadError, RunStatus, provenance};
+use crate::run::Status;
+
+/// What the release asks for.
+pub struct Request<'a> {
+    pub certification: &'a Path,
+    pub environment: &'a str,
+    pub topology: &'a str,
+    pub providers: Vec<String>,
+    /// Catalog root, to compare digests with the catalogs in force now.
+    pub catalogs: &'a Path,
+    pub verify_key: Option<&'a Path>,
+    /// Accept catalogs that changed since certification (said loudly).
+    pub allow_catalog_drift: bool,
+    /// Accept a manifest replayed from a recording (demos and tests only).
+    pub allow_replayed: bool,
+    pub now: Timestamp,
+}
+
+pub enum Verdict {
+    Go {
+        manifest: Box<Manifest>,
+        warnings: Vec<String>,
+    },
+    NoGo {
+        manifest: Option<Box<Manifest>>,
+        reasons: Vec<String>,
+        warnings: Vec<String>,
+    },
+    /// The manifest cannot be read as one (missing, not JSON, not the schema).
+    Unreadable(String),
+}
+
+pub fn check(req: &Request<'_>) -> Verdict {
+    let (bytes, m) = match manifest::read(req.certification) {
+        Ok(x) => x,
+        Err(ReadError::Schema(v)) => {
+            return Verdict::Unreadable(format!(
+                "{}: not a valid manifest:\n  {}",
+                req.certification.display(),
+                v.join("\n  ")
+            ));
+        }
+        Err(e) => return Verdict::Unreadable(e.to_string()),
+    };
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    if m.status != RunStatus::Pass {
+        reasons.push(format!("status is {}, not pass", m.status.as_str()));
+    }
+    if m.interrupted {
+        reasons.push("the certification run was interrupted".into());
+    }
+    time_rules(&m, req.now, &mut reasons);
+    if m.environment != req.environment {
+        reasons.push(format!(
+            "environment: certified `{}`, requested `{}`",
+            m.environment, req.environment
+        ));
+    }
+    if m.topology != req.topology {
+        reasons.push(format!(
+            "topology: certified `{}`, requested `{}`",
+            m.topology, req.topology
+        ));
+    }
+    let have: BTreeSet<&str> = m.providers.iter().map(String::as_str).collect();
+    let want: BTreeSet<&str> = req.providers.iter().map(String::as_str).collect();
+    for p in want.difference(&have) {
+        reasons.push(format!("provider `{p}` was not certified"));
+    }
+    for p in have.difference(&want) {
+        reasons.push(format!("provider `{p}` was certified but not requested"));
+    }
+    if m.tool.name != env!("CARGO_PKG_NAME") {
+        reasons.push(format!("made by `{}`, not labcert", m.tool.name));
+    } else if !compatible(&m.tool.version) {
+        reasons.push(format!(
+            "made by labcert {}, which this labcert {} does not accept (same major version, not newer)",
+            m.tool.version,
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    if let Some(dir) = &m.replayed_from {
+        let why = format!("replayed from the recording {dir}: it certifies a recording, not a lab");
+        if req.allow_replayed {
+            warnings.push(format!("ACCEPTED BY --allow-replayed: {why}"));
+        } else {
+            reasons.push(why);
+        }
+    }
+    catalog_rules(req, &m, &mut reasons, &mut warnings);
+    if let Some(key) = req.verify_key {
+        let sig = crate::gate::signing::sig_path(req.certification);
+        match std::fs::read_to_string(&sig) {
+            Err(e) => reasons.push(format!("no signature at {}: {e}", sig.display())),
+            Ok(text) => {
+                if let Err(why) = crate::gate::signing::verify(key, &bytes, &text) {
+                    reasons.push(format!("signature: {why}"));
+                }
+            }
+        }
+    }
+    for w in &m.waivers {
+        warnings.push(format!(
+            "WAIVER in force: {} — {} (approved by {}, expires {})",
+            w["checks"], w["reason"], w["approver"], w["expires"]
+        ));
+    }
+    if reasons.is_empty() {
+        Verdict::Go {
+            manifest: Box::new(m),
+            warnings,
+        }
+    } else {
+        Verdict::NoGo {
+            manifest: Some(Box::new(m)),
+            reasons,
+            warnings,
+        }
+    }
+}
+
+fn time_rules(m: &Manifest, now: Timestamp, reasons: &mut Vec<String>) {
+    let parse = |what: &str, s: &str, reasons: &mut Vec<String>| match s.parse::<Timestamp>() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            reasons.push(format!("{what} `{s}` is not a UTC RFC 3339 time: {e}"));
+            None
+        }
+    };
+    if let Some(exp) = parse("expiresAt", &m.expires_at, reasons)
+        && exp <= now
+    {
+        reasons.push(format!(
+            "expired at {} ({} ago)",
+            m.expires_at,
+            human(now.duration_since(exp))
+        ));
+    }
+    for (what, s) in [
+        ("createdAt", &m.created_at),
+        ("startedAt", &m.started_at),
+        ("finishedAt", &m.finished_at),
+    ] {
+        if let Some(t) = parse(what, s, reasons)
+            && t > now
+        {
+            reasons.push(format!(
+                "{what} {s} is in the future ({} from now): the clock that made it is wrong",
+                human(t.duration_since(now))
+            ));
+        }
+    }
+}
+
+/// Every required group of the requested providers present and passing, and the catalog
+/// digests equal to the catalogs in force now.
+fn catalog_rules(
+    req: &Request<'_>,
+    m: &Manifest,
+    reasons: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let args = TargetArgs {
+        topology: req.topology.to_string(),
+        providers: req.providers.clone(),
+        environment: Some(req.environment.to_string()),
+        vars: Vec::new(),
+        vars_files: Vec::new(),
+    };
+    let mut diags = Diagnostics::default();
+    let Some((plan, set)) = crate::plan::command::plan(&args, req.catalogs, &mut diags) else {
+        let first = diags
+            .iter()
+            .find(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .unwrap_or_default();
+        reasons.push(format!(
+            "cannot read the current catalogs of topology `{}` under {}: {first}",
+            req.topology,
+            req.catalogs.display()
+        ));
+        return;
+    };
+    for pc in plan.catalogs.iter().filter(|c| c.selected) {
+        let Some(c) = set.catalogs.iter().find(|c| c.model.catalog == pc.id) else {
+            continue;
+        };
+        match m.catalogs.iter().find(|r| r.id == pc.id) {
+            None => reasons.push(format!("catalog `{}` is not in the certification", pc.id)),
+            Some(r) => {
+                let now = provenance::sha256_hex(c.doc.source.text.as_bytes());
+                if r.sha256 != now {
+                    let why = format!(
+                        "catalog `{}` changed since certification (sha256 {} then, {} now)",
+                        pc.id,
+                        &r.sha256[..12.min(r.sha256.len())],
+                        &now[..12]
+                    );
+                    if req.allow_catalog_drift {
+                        warnings.push(format!("ACCEPTED BY --allow-catalog-drift: {why}"));
+                    } else {
+                        reasons.push(why);
+                    }
+                }
+            }
+        }
+        for g in &c.model.groups {
+            let required = g.checks.iter().any(|k| {
+                k.severity
+                    .or(g.defaults.severity)
+                    .or(c.model.defaults.severity)
+                    .unwrap_or_default()
+                    == crate::model::Severity::Required
+            });
+            if !required {
+                continue;
+            }
+            match m.groups.iter().find(|x| x.catalog == pc.id && x.id == g.id) {
+                None => reasons.push(format!(
+                    "required group `{}.{}` is missing from the certification",
+                    pc.id, g.id
+                )),
+                Some(x) if matches!(x.status, Status::Fail | Status::Blocked) => {
+                    reasons.push(format!(
+                        "required group `{}.{}` is {}",
+                        pc.id,
+                        g.id,
+                        x.status.as_str()
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+fn compatible(made_by: &str) -> bool {
+    let (Ok(then), Ok(now)) = (
+        semver::Version::parse(made_by),
+        semver::Version::parse(env!("CARGO_PKG_VERSION")),
+    ) else {
+        return false;
+    };
+    semver::VersionReq::parse(&format!("^{then}")).is_ok_and(|r| r.matches(&now))
+}
+
+/// "5 h", "3 min", "12 s", "2 d".
+pub fn human(d: jiff::SignedDuration) -> String {
+    let s = d.as_secs().unsigned_abs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..172800 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86400),
+    }
+}
+
+/// `labcert preflight`: prints GO or NO-GO with every reason; exit 0 go, 1 no-go, 2 unreadable.
+pub fn run(args: &crate::cli::PreflightArgs, root: &Path) -> i32 {
+    let verdict = check(&Request {
+        certification: &args.certification,
+        environment: &args.environment,
+        topology: &args.topology,
+        providers: args.providers.clone(),
+        catalogs: root,
+        verify_key: args.verify_key.as_deref(),
+        allow_catalog_drift: args.allow_catalog_drift,
+        allow_replayed: args.allow_replayed,
+        now: Timestamp::now(),
+    });
+    print(&verdict, &args.certification)
+}
+
+/// Prints a verdict; returns its exit code.
+pub fn print(verdict: &Verdict, path: &Path) -> i32 {
+    match verdict {
+        Verdict::Unreadable(why) => {
+            eprintln!("preflight: NO-GO — cannot read the certification: {why}");
+            crate::exit::INVALID
+        }
+        Verdict::Go { manifest, warnings } => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            let left = manifest
+                .expires_at
+                .parse::<Timestamp>()
+                .map(|t| human(t.duration_since(Timestamp::now())))
+                .unwrap_or_default();
+            crate::output::stdout(&format!(
+                "preflight: GO — {} ({}) certifies {} / {} [{}], expires in {left}\n",
+                manifest.id,
+                path.display(),
+                manifest.environment,
+                manifest.topology,
+                manifest.providers.join(",")
+            ));
+            crate::exit::OK
+        }
+        Verdict::NoGo {
+            manifest,
+            reasons,
+            warnings,
+        } => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            let id = manifest.as_ref().map(|m| m.id.as_str()).unwrap_or("?");
+            let mut out = format!(
+                "preflight: NO-GO — {id} ({}): {} reason{}\n",
+                path.display(),
+                reasons.len(),
+                if reasons.len() == 1 { "" } else { "s" }
+            );
+            for r in reasons {
+                out.push_str(&format!("  - {r}\n"));
+            }
+            crate::output::stdout(&out);
+            crate::exit::FAIL
+        }
+    }
+}
