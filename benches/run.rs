@@ -110,6 +110,7 @@ fn once(root: &Path, prober: Arc<dyn Prober>, expect: usize) -> (Duration, Durat
     let env = Arc::new(Env {
         prober,
         repairer: None,
+        waive: None,
         secrets: Arc::new(Secrets::default()),
         max_output: 1 << 20,
     });

@@ -33,10 +33,37 @@ pub enum Command {
     Certify(Box<CertifyArgs>),
     /// May a release start? Checks a certification against the request; never probes.
     Preflight(PreflightArgs),
+    /// Qualify a release: preflight, then the qualification catalog (no repair, ever).
+    Qualify(QualifyArgs),
+    /// Combine certifications of one environment and topology made by separate runs.
+    Merge {
+        /// The manifests to merge.
+        #[arg(required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Make an ed25519 key pair for signing manifests (KEY and KEY.pub).
     Keygen {
         /// Where to write the secret key (the public key goes to KEY.pub).
         key: PathBuf,
+    },
+    /// Show a manifest to people: verdict and expiry, groups, failures, blocked checks, the
+    /// repair ledger, waivers and the reachability matrix.
+    Report {
+        /// The manifest to show.
+        manifest: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: crate::report::command::ReportFormat,
+    },
+    /// What changed between two certifications (informational: exit 0 when both read).
+    Diff {
+        /// The earlier manifest.
+        old: PathBuf,
+        /// The later manifest.
+        new: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: crate::report::diff::DiffFormat,
     },
     /// Print a JSON Schema.
     Schema {
@@ -71,6 +98,42 @@ pub struct TargetArgs {
     /// Inputs from a YAML or TOML file: `{ catalog: { var: value } }`.
     #[arg(long = "vars", value_name = "FILE")]
     pub vars_files: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct QualifyArgs {
+    /// The certification manifest preflight must accept first.
+    #[arg(long, value_name = "FILE")]
+    pub certification: PathBuf,
+    /// The release (version or commit) being qualified.
+    #[arg(long)]
+    pub release: String,
+    /// The qualification catalog: checks marked `class: product` or `class: substrate`.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: PathBuf,
+    /// Where to write the qualification result (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Environment to require (default: the certification's).
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Topology to require (default: the certification's).
+    #[arg(long)]
+    pub topology: Option<String>,
+    /// Providers to require (default: the certification's).
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Vec<String>,
+    /// Inputs of the qualification catalog: `catalog.name=value`.
+    #[arg(long = "var", value_name = "CATALOG.NAME=VALUE")]
+    pub vars: Vec<String>,
+    #[arg(long = "vars", value_name = "FILE")]
+    pub vars_files: Vec<PathBuf>,
+    /// Require a valid signature by this public key.
+    #[arg(long, value_name = "PUB")]
+    pub verify_key: Option<PathBuf>,
+    /// Accept a replayed certification (demos and tests only).
+    #[arg(long)]
+    pub allow_replayed: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -140,6 +203,10 @@ pub struct CertifyArgs {
     /// probe. Without it, those checks are reported as "would repair".
     #[arg(long)]
     pub repair: bool,
+    /// Waivers (YAML/TOML/JSON): failing checks they cover become `waived`; the manifest
+    /// lists them and expires no later than the earliest used.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
     /// Sign the manifest with this ed25519 secret key (see `labcert keygen`): writes OUT.sig.
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
@@ -161,6 +228,7 @@ pub enum SchemaKind {
     Catalog,
     Topology,
     Manifest,
+    Qualification,
 }
 
 pub fn run() -> i32 {
@@ -181,6 +249,8 @@ pub fn run() -> i32 {
         Command::Plan(args) => crate::plan::command::run(&args, &root),
         Command::Certify(args) => crate::certify::run(&args, &root),
         Command::Preflight(args) => crate::gate::preflight::run(&args, &root),
+        Command::Qualify(args) => crate::gate::qualify::run(&args, &root),
+        Command::Merge { inputs, out } => crate::gate::merge::run(&inputs, &out),
         Command::Keygen { key } => match crate::gate::signing::keygen(&key) {
             Ok(public) => {
                 println!(
@@ -195,11 +265,14 @@ pub fn run() -> i32 {
                 exit::INVALID
             }
         },
+        Command::Report { manifest, format } => crate::report::command::run(&manifest, format),
+        Command::Diff { old, new, format } => crate::report::diff::run(&old, &new, format),
         Command::Schema { kind } => {
             let k = match kind {
                 SchemaKind::Catalog => crate::schema::Kind::Catalog,
                 SchemaKind::Topology => crate::schema::Kind::Topology,
                 SchemaKind::Manifest => crate::schema::Kind::Manifest,
+                SchemaKind::Qualification => crate::schema::Kind::Qualification,
             };
             if crate::output::stdout(&crate::schema::text(k)) {
                 exit::OK

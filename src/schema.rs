@@ -17,6 +17,7 @@ pub enum Kind {
     Catalog,
     Topology,
     Manifest,
+    Qualification,
 }
 
 impl Kind {
@@ -25,6 +26,7 @@ impl Kind {
             Kind::Catalog => "catalog",
             Kind::Topology => "topology",
             Kind::Manifest => "manifest",
+            Kind::Qualification => "qualification",
         }
     }
 }
@@ -35,6 +37,7 @@ pub fn generate(kind: Kind) -> Value {
         Kind::Catalog => schemars::schema_for!(Catalog),
         Kind::Topology => schemars::schema_for!(Topology),
         Kind::Manifest => schemars::schema_for!(crate::manifest::Manifest),
+        Kind::Qualification => schemars::schema_for!(crate::gate::qualify::Qualification),
     };
     let mut v = schema.to_value();
     strip_object_defaults(&mut v);
@@ -89,10 +92,12 @@ fn compiled(kind: Kind) -> &'static Compiled {
     static CATALOG: OnceLock<Compiled> = OnceLock::new();
     static TOPOLOGY: OnceLock<Compiled> = OnceLock::new();
     static MANIFEST: OnceLock<Compiled> = OnceLock::new();
+    static QUALIFICATION: OnceLock<Compiled> = OnceLock::new();
     let cell = match kind {
         Kind::Catalog => &CATALOG,
         Kind::Topology => &TOPOLOGY,
         Kind::Manifest => &MANIFEST,
+        Kind::Qualification => &QUALIFICATION,
     };
     cell.get_or_init(|| {
         let schema = generate(kind);

@@ -122,7 +122,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
             .map(|model| Loaded::Catalog(Box::new(LoadedCatalog { doc, model }))),
         Kind::Topology => typed(&doc.value, bad)
             .map(|model| Loaded::Topology(Box::new(LoadedTopology { doc, model }))),
-        Kind::Manifest => {
+        Kind::Manifest | Kind::Qualification => {
             diags.push(
                 Diagnostic::error(
                     Code::InvalidValue,

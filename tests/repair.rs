@@ -147,6 +147,7 @@ fn repair_runs_steps_then_verifies_with_the_checks_own_probe() {
     let clumsy = check(&m, "repairable.files.clumsy");
     assert_eq!(clumsy["status"], "fail");
     assert_eq!(clumsy["reason"], "repair_broke");
+    assert_eq!(ledger(&m, "repairable.files.clumsy")["status"], "failed");
     let reruns = &ledger(&m, "repairable.files.clumsy")["reruns"];
     assert_eq!(reruns[0]["check"], "repairable.files.canary");
     assert_eq!(reruns[0]["status"], "fail");

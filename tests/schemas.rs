@@ -10,6 +10,7 @@ fn committed_schemas_are_fresh() {
         (Kind::Catalog, "schemas/catalog.schema.json"),
         (Kind::Topology, "schemas/topology.schema.json"),
         (Kind::Manifest, "schemas/manifest.schema.json"),
+        (Kind::Qualification, "schemas/qualification.schema.json"),
     ] {
         let committed = std::fs::read_to_string(common::root().join(file)).unwrap_or_default();
         assert!(

@@ -101,6 +101,7 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
         per_endpoint: args.per_endpoint,
         ssh_channels: args.ssh_channels,
         fail_fast: args.fail_fast,
+        stop_on_substrate_failure: false,
         groups: set
             .catalogs
             .iter()
@@ -122,9 +123,21 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
         apply: args.repair,
         max_output: crate::probe::Limits::default().max_output,
     };
+    let waivers = match &args.waivers {
+        Some(f) => Some(Arc::new(crate::gate::waivers::Waivers::load(
+            f,
+            jiff::Timestamp::now(),
+        )?)),
+        None => None,
+    };
+    let waive: Option<Arc<crate::run::check::Waive>> = waivers.clone().map(|w| {
+        let f: Arc<crate::run::check::Waive> = Arc::new(move |id: &str| w.waive(id));
+        f
+    });
     let env = Arc::new(Env {
         prober,
         repairer: Some(Arc::new(repairer)),
+        waive,
         secrets: secrets.clone(),
         max_output: crate::probe::Limits::default().max_output,
     });
@@ -185,6 +198,8 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
             } else {
                 manifest::Mode::Inspect
             },
+            waivers: waivers.as_ref().map(|w| w.ledger()).unwrap_or_default(),
+            expires_cap: waivers.as_ref().and_then(|w| w.cap()),
             replayed_from: replay.as_ref().map(|(dir, _)| dir.display().to_string()),
             missing,
         },

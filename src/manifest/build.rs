@@ -26,6 +26,10 @@ pub struct Inputs<'a> {
     pub interrupted: bool,
     pub replayed_from: Option<String>,
     pub mode: Mode,
+    /// Every waiver given, with what it waived.
+    pub waivers: Vec<Value>,
+    /// The earliest expiry of the waivers used: the manifest expires no later.
+    pub expires_cap: Option<Timestamp>,
     /// Missing requirements found while running (unresolvable secrets), added to the plan's.
     pub missing: Vec<String>,
 }
@@ -84,6 +88,10 @@ pub fn build(
         .finished
         .checked_add(jiff::SignedDuration::try_from(inputs.valid_for).unwrap_or_default())
         .unwrap_or(inputs.finished);
+    let expires = match inputs.expires_cap {
+        Some(cap) if cap < expires => cap,
+        _ => expires,
+    };
     Manifest {
         schema_version: SCHEMA_VERSION,
         id: provenance::new_id(inputs.finished, &plan.topology),
@@ -119,9 +127,10 @@ pub fn build(
         summary,
         missing_requirements: missing,
         repairs: results.iter().filter_map(|r| r.repair.clone()).collect(),
-        waivers: Vec::new(),
+        waivers: inputs.waivers,
         scope: inputs.scope,
         replayed_from: inputs.replayed_from,
+        merged_from: Vec::new(),
         interrupted: inputs.interrupted,
     }
 }

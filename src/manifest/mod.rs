@@ -54,6 +54,9 @@ pub struct Manifest {
     /// The recording this manifest was replayed from: it certifies the recording, not a lab.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replayed_from: Option<String>,
+    /// The certifications this one was merged from (`labcert merge`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
     /// The run was interrupted: the result is incomplete (never `pass`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,

@@ -87,7 +87,8 @@ impl std::fmt::Display for ReadError {
 
 /// Reads a manifest: the bytes as written, and the typed manifest once it validates.
 pub fn read(path: &Path) -> Result<(Vec<u8>, Manifest), ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ReadError::Json(format!("{}: not JSON: {e}", path.display())))?;
     let problems = crate::schema::violations(crate::schema::Kind::Manifest, &value);

@@ -1,24 +1,45 @@
-//! `--markdown`: a summary fit for a release pull request — the verdict and expiry, a
-//! table per group, and what failed or was blocked, with expected vs actual.
+//! `--markdown` and `report --format markdown`: a summary fit for a release pull request —
+//! the verdict and expiry, a table per group, what failed or was blocked (expected vs
+//! actual), the repair ledger, waivers and the reachability matrix.
 
 use std::fmt::Write;
 
+use jiff::Timestamp;
+
+use super::matrix;
 use super::summary::expectation;
+use super::text::{self, validity};
 use crate::manifest::Manifest;
 use crate::run::Status;
 
+/// The summary as of now.
 pub fn render(m: &Manifest) -> String {
+    render_at(m, Timestamp::now())
+}
+
+/// The summary as of `now`: a `pass` past its `expiresAt` reads EXPIRED.
+pub fn render_at(m: &Manifest, now: Timestamp) -> String {
     let mut s = String::new();
-    let icon = match m.status.as_str() {
-        "pass" => "✅",
-        "fail" => "❌",
+    let v = validity(m, now);
+    let icon = match v.headline {
+        "PASS" => "✅",
+        "FAIL" => "❌",
+        "EXPIRED" => "⌛",
         _ => "⛔",
     };
-    let _ = writeln!(
-        s,
-        "## {icon} Lab certification: **{}**\n",
-        m.status.as_str().to_uppercase()
-    );
+    if v.headline == "EXPIRED" {
+        let _ = writeln!(
+            s,
+            "## {icon} Lab certification: **EXPIRED** (certified pass, {})\n",
+            v.relative.to_lowercase()
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "## {icon} Lab certification: **{}**\n",
+            m.status.as_str().to_uppercase()
+        );
+    }
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| Environment | `{}` |", m.environment);
     let _ = writeln!(s, "| Topology | `{}` |", m.topology);
@@ -30,7 +51,13 @@ pub fn render(m: &Manifest) -> String {
     let _ = writeln!(s, "| Providers | {providers} |");
     let _ = writeln!(s, "| Manifest | `{}` |", m.id);
     let _ = writeln!(s, "| Finished | {} |", m.finished_at);
-    let _ = writeln!(s, "| Expires | {} |", m.expires_at);
+    let _ = writeln!(s, "| Expires | {} ({}) |", m.expires_at, v.relative);
+    let _ = writeln!(
+        s,
+        "| Tool | {} {} |",
+        escape(&m.tool.name),
+        escape(&m.tool.version)
+    );
     let c = &m.summary;
     let _ = writeln!(
         s,
@@ -98,7 +125,146 @@ pub fn render(m: &Manifest) -> String {
             let _ = writeln!(s, "- {}", escape(r));
         }
     }
+    repairs(&mut s, m);
+    waivers(&mut s, m, now);
+    reachability(&mut s, m);
+    catalogs(&mut s, m);
     s
+}
+
+/// The repair ledger: each entry's status, steps and verification.
+fn repairs(s: &mut String, m: &Manifest) {
+    if m.repairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n### Repair ledger\n");
+    for r in &m.repairs {
+        let _ = writeln!(
+            s,
+            "- **`{}`** — {}",
+            r["check"].as_str().unwrap_or("?"),
+            text::ledger_status(r).replace('_', " ")
+        );
+        if let Some(msg) = r["message"].as_str() {
+            let _ = writeln!(s, "  - {}", escape(msg));
+        }
+        for st in text::steps(r) {
+            let outcome = match st.passed {
+                None => String::new(),
+                Some(true) => " → ok".into(),
+                Some(false) => " → **failed**".into(),
+            };
+            let result = if st.result.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", escape(&st.result))
+            };
+            let _ = writeln!(
+                s,
+                "  {}. {}: `{}`{outcome}{result}",
+                st.number,
+                escape(&st.title),
+                st.request.replace('`', "'")
+            );
+        }
+        if let Some(v) = r.get("verification").filter(|v| v.is_object()) {
+            let _ = writeln!(
+                s,
+                "  - verification (the check's own probe): {}",
+                v["status"].as_str().unwrap_or("?")
+            );
+        }
+    }
+}
+
+fn waivers(s: &mut String, m: &Manifest, now: Timestamp) {
+    if m.waivers.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n### Waivers\n");
+    let _ = writeln!(
+        s,
+        "| Checks | Reason | Approver | Expires | Waived |\n|---|---|---|---|---|"
+    );
+    for w in &m.waivers {
+        let exp = text::waiver_field(w, "expires");
+        let used = if w["expired"] == true {
+            "**expired**: waived nothing".to_string()
+        } else {
+            text::waiver_list(w, "waived").join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} ({}) | {} |",
+            escape(&text::waiver_field(w, "checks")),
+            escape(&text::waiver_field(w, "reason")),
+            escape(&text::waiver_field(w, "approver")),
+            escape(&exp),
+            text::relative(&exp, now),
+            escape(&used)
+        );
+    }
+}
+
+/// One from × to table per reachability group with pair checks.
+fn reachability(s: &mut String, m: &Manifest) {
+    let all = matrix::matrices(m);
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n### Reachability\n\n{}", matrix::LEGEND);
+    for mx in all {
+        let _ = writeln!(
+            s,
+            "\n**`{}`** — {} (rows: from, columns: to)\n",
+            mx.key(),
+            escape(&mx.title)
+        );
+        let _ = write!(s, "| from \\ to |");
+        for t in &mx.to {
+            let _ = write!(s, " {} |", escape(t));
+        }
+        let _ = write!(s, "\n|---|");
+        for _ in &mx.to {
+            let _ = write!(s, ":---:|");
+        }
+        let _ = writeln!(s);
+        for f in &mx.from {
+            let _ = write!(s, "| **{}** |", escape(f));
+            for t in &mx.to {
+                let mark = match mx.cell(f, t) {
+                    Some(c) => matrix::mark(c.status),
+                    None if f == t => "—",
+                    None => " ",
+                };
+                let _ = write!(s, " {mark} |");
+            }
+            let _ = writeln!(s);
+        }
+    }
+}
+
+fn catalogs(s: &mut String, m: &Manifest) {
+    if m.catalogs.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n<details><summary>Catalogs</summary>\n");
+    let _ = writeln!(s, "| Catalog | File | sha256 | git |\n|---|---|---|---|");
+    for c in &m.catalogs {
+        let git = c
+            .git
+            .as_ref()
+            .map(|g| {
+                format!(
+                    "`{}`{}",
+                    g.revision.chars().take(12).collect::<String>(),
+                    if g.dirty { " (dirty)" } else { "" }
+                )
+            })
+            .unwrap_or_else(|| "—".into());
+        let _ = writeln!(s, "| `{}` | `{}` | `{}` | {git} |", c.id, c.file, c.sha256);
+    }
+    let _ = writeln!(s, "\n</details>");
 }
 
 /// Keeps table pipes and HTML-ish text from breaking the Markdown.

@@ -82,6 +82,7 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
         }
     }
     repairs(&mut s, m);
+    waivers(&mut s, m);
     if !m.missing_requirements.is_empty() {
         let _ = writeln!(s, "\nMissing requirements (fix them all, then run again):");
         for r in &m.missing_requirements {
@@ -192,5 +193,41 @@ fn mark(status: &str) -> &'static str {
         "repaired" => "✓",
         "refused" => "⊘",
         _ => "✗",
+    }
+}
+
+/// Waivers, prominently: what each waived, and the expired ones that waived nothing.
+fn waivers(s: &mut String, m: &Manifest) {
+    if m.waivers.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\nWaivers:");
+    for w in &m.waivers {
+        let list = |k: &str| -> Vec<String> {
+            w[k].as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        };
+        let (waived, refused) = (list("waived"), list("notWaivedExpired"));
+        let head = format!(
+            "{} — {} (approved by {}, expires {})",
+            list("checks").join(", "),
+            w["reason"].as_str().unwrap_or(""),
+            w["approver"].as_str().unwrap_or(""),
+            w["expires"].as_str().unwrap_or("")
+        );
+        if w["expired"] == true {
+            let _ = writeln!(s, "  ! EXPIRED, waives nothing: {head}");
+            for id in refused {
+                let _ = writeln!(s, "      not waived: {id}");
+            }
+        } else {
+            let _ = writeln!(s, "  ~ {head}");
+            for id in waived {
+                let _ = writeln!(s, "      waived: {id}");
+            }
+        }
     }
 }

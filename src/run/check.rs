@@ -29,9 +29,14 @@ pub struct Env {
     pub prober: Arc<dyn Prober>,
     /// Only `certify` gives one (it also describes would-be repairs in a dry run).
     pub repairer: Option<Arc<dyn Repairer>>,
+    /// Waivers: given a failing check's id, why it is waived (`certify --waivers`).
+    pub waive: Option<Arc<Waive>>,
     pub secrets: Arc<Secrets>,
     pub max_output: usize,
 }
+
+/// Decides whether a failing check is waived: `Some(why)` when a waiver in force covers it.
+pub type Waive = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 /// The parts of a check that may have been rendered again with captured values.
 pub struct Parts<'a> {
@@ -43,6 +48,30 @@ pub struct Parts<'a> {
 /// Runs `p` and, when it fails and has a repair, hands it to the run's repairer with a
 /// way to verify; `on_attempt` sees each attempt as it ends. Never panics on bad input.
 pub async fn execute(
+    env: &Env,
+    p: &Planned,
+    parts: Parts<'_>,
+    checks: Option<Value>,
+    on_attempt: &(dyn Fn(&Attempt) + Send + Sync),
+) -> CheckResult {
+    let r = observe_and_repair(env, p, parts, checks, on_attempt).await;
+    waive(env, p, r)
+}
+
+/// A failure a waiver covers becomes `waived` (its evidence kept).
+fn waive(env: &Env, p: &Planned, mut r: CheckResult) -> CheckResult {
+    if r.status == Status::Fail
+        && let Some(why) = env.waive.as_ref().and_then(|w| w(&p.id))
+    {
+        r.status = Status::Waived;
+        let was = r.message.take().unwrap_or_default();
+        r.message = Some(format!("{why}; the failure: {was}"));
+        r.reason = Some("waived".into());
+    }
+    r
+}
+
+async fn observe_and_repair(
     env: &Env,
     p: &Planned,
     parts: Parts<'_>,

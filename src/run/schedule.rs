@@ -30,6 +30,9 @@ pub struct Options {
     pub fail_fast: bool,
     /// `catalog/name` → how many checks of that concurrency group run at once.
     pub groups: HashMap<String, usize>,
+    /// Qualification: a failing `class: substrate` check stops the run at once (in-flight
+    /// checks are cancelled and marked so).
+    pub stop_on_substrate_failure: bool,
 }
 
 impl Default for Options {
@@ -40,6 +43,7 @@ impl Default for Options {
             ssh_channels: 8,
             fail_fast: false,
             groups: HashMap::new(),
+            stop_on_substrate_failure: false,
         }
     }
 }
@@ -51,6 +55,8 @@ pub struct Cancel(Arc<(AtomicU8, Notify)>);
 const RUNNING: u8 = 0;
 const NO_NEW: u8 = 1;
 const INTERRUPTED: u8 = 2;
+/// A substrate check failed during qualification: everything stops, like an interrupt.
+const INFRA: u8 = 3;
 
 impl Cancel {
     /// Ctrl-C: in-flight probes are abandoned, nothing new starts.
@@ -75,17 +81,24 @@ impl Cancel {
         self.state() == INTERRUPTED
     }
 
+    /// Stops everything because the infrastructure failed (qualification).
+    fn infra_failure(&self) {
+        self.0.0.store(INFRA, Ordering::SeqCst);
+        self.0.1.notify_waiters();
+        self.0.1.notify_one();
+    }
+
     async fn interrupted(&self) {
-        while self.state() != INTERRUPTED {
+        while self.state() < INTERRUPTED {
             self.0.1.notified().await;
         }
     }
 
     fn reason(&self) -> &'static str {
-        if self.is_interrupted() {
-            "cancelled: interrupted"
-        } else {
-            "cancelled: --fail-fast after a required failure"
+        match self.state() {
+            INTERRUPTED => "cancelled: interrupted",
+            INFRA => "cancelled: a substrate check failed (infra_failure), the run stopped",
+            _ => "cancelled: --fail-fast after a required failure",
         }
     }
 }
@@ -139,6 +152,7 @@ pub async fn run(
         launched: vec![false; n],
         cancel: cancel.clone(),
         fail_fast: opts.fail_fast,
+        stop_on_substrate: opts.stop_on_substrate_failure,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let sh = Shared {
@@ -257,6 +271,7 @@ struct Coordinator {
     launched: Vec<bool>,
     cancel: Cancel,
     fail_fast: bool,
+    stop_on_substrate: bool,
 }
 
 impl Coordinator {
@@ -277,6 +292,14 @@ impl Coordinator {
             let c = &self.plan.checks[i];
             if self.fail_fast && r.status == Status::Fail && c.severity == Severity::Required {
                 self.cancel.stop_new();
+            }
+            if self.stop_on_substrate
+                && matches!(r.status, Status::Fail | Status::Blocked)
+                && r.reason.as_deref() != Some("cancelled")
+                && r.reason.as_deref() != Some("dependency")
+                && c.class == crate::model::Class::Substrate
+            {
+                self.cancel.infra_failure();
             }
             let passes = r.status.lets_dependents_run();
             let status = r.status;
@@ -486,6 +509,13 @@ impl Coordinator {
             o.status = Status::Fail;
             o.reason = Some("repair_broke".into());
             o.message = Some(format!("after the repair, {id} no longer passes"));
+            if let Some(serde_json::Value::Object(entry)) = o.repair.as_mut() {
+                entry.insert("status".into(), "failed".into());
+                entry.insert(
+                    "message".into(),
+                    format!("the repair broke {id}, which passed before it").into(),
+                );
+            }
         }
         let mut r = r;
         r.message = Some(format!(

@@ -1,0 +1,202 @@
+//! `labcert merge A B… --out M`: one certification from several runs of the same
+//! environment and topology (e.g. PVE and cloud certified in separate CI jobs). Providers
+//! are united, groups kept in catalog order, the status recomputed from the checks, and
+//! `expiresAt` is the earliest. A group certified by two inputs, or inputs for different
+//! environments, topologies or catalog versions, are refused.
+
+use std::path::{Path, PathBuf};
+
+use crate::manifest::provenance::{fmt_time, new_id};
+use crate::manifest::{self, CatalogRef, GroupResult, Manifest, Mode, RunStatus, Summary};
+use crate::run::Status;
+
+/// A group that holds a claim: at least one check was not skipped.
+fn certified(g: &GroupResult) -> bool {
+    g.checks.iter().any(|c| c.status != Status::Skipped)
+}
+
+pub fn merge(inputs: &[Manifest]) -> Result<Manifest, String> {
+    let Some(first) = inputs.first() else {
+        return Err("merge needs at least one manifest".into());
+    };
+    let mut problems = Vec::new();
+    for m in &inputs[1..] {
+        if m.environment != first.environment {
+            problems.push(format!(
+                "{} is for environment `{}`, {} for `{}`",
+                m.id, m.environment, first.id, first.environment
+            ));
+        }
+        if m.topology != first.topology {
+            problems.push(format!(
+                "{} is for topology `{}`, {} for `{}`",
+                m.id, m.topology, first.id, first.topology
+            ));
+        }
+        if m.tool.version != first.tool.version {
+            problems.push(format!(
+                "{} was made by labcert {}, {} by {}",
+                m.id, m.tool.version, first.id, first.tool.version
+            ));
+        }
+    }
+    // Catalogs: each id once, with one digest.
+    let mut catalogs: Vec<CatalogRef> = Vec::new();
+    for m in inputs {
+        for c in &m.catalogs {
+            match catalogs.iter_mut().find(|x| x.id == c.id) {
+                None => catalogs.push(c.clone()),
+                Some(x) if x.sha256 != c.sha256 => problems.push(format!(
+                    "catalog `{}` differs between inputs (sha256 {} vs {}): certify with the same catalogs",
+                    c.id,
+                    &x.sha256[..12.min(x.sha256.len())],
+                    &c.sha256[..12.min(c.sha256.len())]
+                )),
+                Some(x) => x.selected |= c.selected,
+            }
+        }
+    }
+    // Groups in catalog order; each certified by exactly one input.
+    let mut groups: Vec<GroupResult> = Vec::new();
+    for c in &catalogs {
+        let mut ids: Vec<&str> = Vec::new();
+        for m in inputs {
+            for g in m.groups.iter().filter(|g| g.catalog == c.id) {
+                if !ids.contains(&g.id.as_str()) {
+                    ids.push(&g.id);
+                }
+            }
+        }
+        for gid in ids {
+            let claims: Vec<(&Manifest, &GroupResult)> = inputs
+                .iter()
+                .flat_map(|m| m.groups.iter().map(move |g| (m, g)))
+                .filter(|(_, g)| g.catalog == c.id && g.id == gid)
+                .collect();
+            let real: Vec<&(&Manifest, &GroupResult)> =
+                claims.iter().filter(|(_, g)| certified(g)).collect();
+            match real.as_slice() {
+                [] => groups.push(claims[0].1.clone()),
+                [(_, g)] => groups.push((*g).clone()),
+                many => problems.push(format!(
+                    "group `{}.{gid}` was certified by more than one input: {}",
+                    c.id,
+                    many.iter()
+                        .map(|(m, _)| m.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(format!("cannot merge:\n  {}", problems.join("\n  ")));
+    }
+    let mut providers: Vec<String> = inputs.iter().flat_map(|m| m.providers.clone()).collect();
+    providers.sort();
+    providers.dedup();
+    let mut summary = Summary::default();
+    let mut required = (0, 0);
+    for g in &groups {
+        for k in &g.checks {
+            summary.total += 1;
+            let req = k.severity == "required";
+            match k.status {
+                Status::Pass => summary.pass += 1,
+                Status::Fail => {
+                    summary.fail += 1;
+                    required.0 += usize::from(req);
+                }
+                Status::Repaired => summary.repaired += 1,
+                Status::Blocked => {
+                    summary.blocked += 1;
+                    required.1 += usize::from(req);
+                }
+                Status::Skipped => summary.skipped += 1,
+                Status::Waived => summary.waived += 1,
+            }
+        }
+    }
+    summary.required_fail = required.0;
+    summary.required_blocked = required.1;
+    let interrupted = inputs.iter().any(|m| m.interrupted);
+    let status = if summary.required_fail > 0 {
+        RunStatus::Fail
+    } else if summary.required_blocked > 0 || interrupted {
+        RunStatus::Blocked
+    } else {
+        RunStatus::Pass
+    };
+    let earliest =
+        |f: fn(&Manifest) -> &String| inputs.iter().map(f).min().cloned().unwrap_or_default();
+    let latest =
+        |f: fn(&Manifest) -> &String| inputs.iter().map(f).max().cloned().unwrap_or_default();
+    let mut missing: Vec<String> = inputs
+        .iter()
+        .flat_map(|m| m.missing_requirements.clone())
+        .collect();
+    missing.sort();
+    missing.dedup();
+    let now = jiff::Timestamp::now();
+    Ok(Manifest {
+        schema_version: manifest::SCHEMA_VERSION,
+        id: new_id(now, &first.topology),
+        status,
+        environment: first.environment.clone(),
+        topology: first.topology.clone(),
+        providers,
+        mode: if inputs.iter().any(|m| m.mode == Mode::Repair) {
+            Mode::Repair
+        } else {
+            Mode::Inspect
+        },
+        created_at: fmt_time(now),
+        started_at: earliest(|m| &m.started_at),
+        finished_at: latest(|m| &m.finished_at),
+        expires_at: earliest(|m| &m.expires_at),
+        tool: first.tool.clone(),
+        catalogs,
+        groups,
+        summary,
+        missing_requirements: missing,
+        repairs: inputs.iter().flat_map(|m| m.repairs.clone()).collect(),
+        waivers: inputs.iter().flat_map(|m| m.waivers.clone()).collect(),
+        scope: first.scope.clone(),
+        replayed_from: inputs.iter().find_map(|m| m.replayed_from.clone()),
+        interrupted,
+        merged_from: inputs.iter().map(|m| m.id.clone()).collect(),
+    })
+}
+
+/// `labcert merge`: reads every input (all problems at once), merges, writes atomically.
+pub fn run(inputs: &[PathBuf], out: &Path) -> i32 {
+    let mut read = Vec::new();
+    let mut bad = Vec::new();
+    for p in inputs {
+        match manifest::read(p) {
+            Ok((_, m)) => read.push(m),
+            Err(e) => bad.push(format!("{}: {e}", p.display())),
+        }
+    }
+    if !bad.is_empty() {
+        eprintln!("error: cannot read every input:\n  {}", bad.join("\n  "));
+        return crate::exit::INVALID;
+    }
+    match merge(&read).and_then(|m| manifest::write_atomic(&m, out).map(|_| m)) {
+        Ok(m) => {
+            println!(
+                "merged {} certifications into {} ({}): {} — providers {}",
+                read.len(),
+                out.display(),
+                m.id,
+                m.status.as_str(),
+                m.providers.join(",")
+            );
+            crate::exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            crate::exit::INVALID
+        }
+    }
+}
