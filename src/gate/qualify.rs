@@ -192,7 +192,7 @@ fn run_catalog(
 ) -> Result<(), String> {
     let text = std::fs::read_to_string(&args.catalog)
         .map_err(|e| format!("--catalog {}: {e}", args.catalog.display()))?;
-    let id = catalog_id(&args.catalog, &text)?;
+    let (id, takes_release) = catalog_id(&args.catalog, &text)?;
     let dir = tempfile_dir()?;
     let ext = args
         .catalog
@@ -206,11 +206,17 @@ fn run_catalog(
         format!("topology: qualification\ncatalogs:\n  {id}: {{}}\n"),
     )
     .map_err(|e| e.to_string())?;
+    let mut vars = Vec::new();
+    if takes_release {
+        // Given first, so an explicit --var wins.
+        vars.push(format!("{id}.release={}", serde_json::Value::String(args.release.clone())));
+    }
+    vars.extend(args.vars.iter().cloned());
     let target = TargetArgs {
         topology: "qualification".into(),
         providers: Vec::new(),
         environment: Some(environment.to_string()),
-        vars: args.vars.clone(),
+        vars,
         vars_files: args.vars_files.clone(),
     };
     let mut diags = Diagnostics::default();
@@ -308,7 +314,8 @@ fn run_catalog(
     Ok(())
 }
 
-fn catalog_id(path: &Path, text: &str) -> Result<String, String> {
+/// The catalog's id, and whether it declares a `release` var (it receives `--release`).
+fn catalog_id(path: &Path, text: &str) -> Result<(String, bool), String> {
     let format = crate::source::Format::from_path(path).unwrap_or(crate::source::Format::Yaml);
     let source = Arc::new(crate::source::Source::new(
         path.to_path_buf(),
@@ -318,10 +325,8 @@ fn catalog_id(path: &Path, text: &str) -> Result<String, String> {
     let mut diags = Diagnostics::default();
     crate::load::parse(source, &mut diags)
         .and_then(|d| {
-            d.value
-                .get("catalog")
-                .and_then(|c| c.as_str())
-                .map(str::to_string)
+            let id = d.value.get("catalog")?.as_str()?.to_string();
+            Some((id, d.value.pointer("/vars/release").is_some()))
         })
         .ok_or_else(|| {
             format!(
