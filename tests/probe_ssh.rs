@@ -135,8 +135,9 @@ async fn an_unauthorized_key_is_auth() {
         "{message}"
     );
 
+    // A key the runner cannot read is the runner's problem, not the host's.
     spec.identity = Some(s.path("no_such_key").display().to_string());
-    assert_eq!(error(&once(&spec).await).0, "auth");
+    assert_eq!(error(&once(&spec).await).0, "identity");
 }
 
 // --- host keys ---------------------------------------------------------------------------

@@ -242,8 +242,13 @@ fn classify(e: &reqwest::Error) -> ProbeError {
                 reason => return error(reason),
             }
         }
-        if cause.to_string() == "dns error" {
+        let text = cause.to_string();
+        if text == "dns error" {
             return error("dns");
+        }
+        // The server hung up in the middle of the TLS handshake.
+        if text.contains("tls handshake eof") {
+            return error("tls");
         }
     }
     error("http_error")

@@ -174,7 +174,9 @@ pub async fn observe(
             why = "retry";
             continue;
         }
-        if status != Status::Pass
+        // Poll on a wrong answer, or on an error that waiting can cure (a VM still booting
+        // refuses or times out); never on one it cannot (auth, usage, a missing CLI).
+        if (status == Status::Fail || (status == Status::Blocked && waitable(reason.as_deref())))
             && let (Some(pl), Some(until)) = (&p.poll, poll_until)
             && Instant::now() + pl.every.0 < until
         {
@@ -216,6 +218,15 @@ fn verdict(
     } else {
         (Status::Fail, Some("expectation".into()), results)
     }
+}
+
+/// Errors that may clear up by themselves while polling.
+fn waitable(reason: Option<&str>) -> bool {
+    reason.is_some_and(|r| {
+        TRANSIENT.contains(&r)
+            || matches!(r, "no_route" | "connection_lost" | "unreachable")
+            || r.starts_with("http_5")
+    })
 }
 
 fn transient(r: &RetryLong, reason: Option<&str>) -> bool {

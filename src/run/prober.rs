@@ -67,7 +67,7 @@ impl Prober for Live {
                                 &t.host,
                                 p,
                                 t.send.as_deref(),
-                                t.expect.is_some(),
+                                t.expect.as_deref().is_some_and(|e| !e.is_empty()),
                                 limits,
                             )
                             .await

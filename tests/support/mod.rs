@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod cloud;
 pub mod dnsmasq;
 pub mod https;
 pub mod manifest;
+pub mod netlab;
+pub mod pve;

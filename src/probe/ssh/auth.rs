@@ -46,24 +46,30 @@ impl Credentials {
 async fn read_key(path: PathBuf, passphrase: Option<String>) -> Result<PrivateKey, ProbeError> {
     let shown = path.display().to_string();
     let decoded = tokio::task::spawn_blocking(move || {
+        // A key the runner cannot read is the runner's problem (`identity`), never the
+        // host's: catalogs that treat `auth` as a finding must not blame the host for it.
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read identity {shown}: {e}"))?;
+            .map_err(|e| ("identity", format!("cannot read identity {shown}: {e}")))?;
         match decode_secret_key(&text, None) {
             Err(russh::keys::Error::KeyIsEncrypted) => match passphrase {
-                None => Err(format!(
-                    "identity {shown} is encrypted and the check gives no passphrase"
+                None => Err((
+                    "auth",
+                    format!("identity {shown} is encrypted and the check gives no passphrase"),
                 )),
                 Some(p) => decode_secret_key(&text, Some(&p)).map_err(|e| {
-                    format!("cannot decrypt identity {shown}: wrong passphrase? ({e})")
+                    (
+                        "auth",
+                        format!("cannot decrypt identity {shown}: wrong passphrase? ({e})"),
+                    )
                 }),
             },
-            other => other.map_err(|e| format!("cannot read identity {shown}: {e}")),
+            other => other.map_err(|e| ("identity", format!("cannot read identity {shown}: {e}"))),
         }
     })
     .await;
     match decoded {
         Ok(Ok(key)) => Ok(key),
-        Ok(Err(message)) => Err(fail("auth", message)),
+        Ok(Err((reason, message))) => Err(fail(reason, message)),
         Err(e) => Err(fail("auth", format!("reading an identity: {e}"))),
     }
 }

@@ -1,0 +1,521 @@
+//! `labcert certify` with the real `catalogs/` and the demo topology, live, against the
+//! fake Proxmox VE API (`tests/support/pve/`): the healthy lab passes every API check,
+//! and each fault is caught by the check made for it while its dependents are blocked.
+//!
+//! The run is pointed at the fixture with `--var pve.url=… --var pve.fingerprint=…` and
+//! the token in `PVE_TOKEN` (the demo binds the secret as `env:PVE_TOKEN`). The
+//! reachability catalog is always selected; its lists are emptied so it probes nothing
+//! but the runner's clock. Checks whose probe is SSH (into the guests or the nodes) are
+//! outside an API fixture: `ssh-boot` polls for five minutes, so once every other pve
+//! check has its verdict the run is interrupted (Ctrl-C) and its honest manifest read.
+//! Only 127.0.0.1 is contacted by the API checks.
+
+mod common;
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::root;
+use support::manifest::{assert_valid, check};
+use support::pve::{PveFixture, Scenario};
+
+/// Overrides that empty the reachability catalog's lists (nothing there is under test).
+const REACHABILITY_OFF: &[&str] = &[
+    "reachability.endpoints=[]",
+    "reachability.deny=[]",
+    "reachability.pve_nodes=[]",
+    "reachability.dns_names=[]",
+];
+
+/// The longest a run may take: the agent ping polls for 180 s when the agent is down.
+const RUN_LIMIT: Duration = Duration::from_secs(420);
+
+struct Run {
+    manifest: Value,
+    code: i32,
+    /// The run was interrupted once every API check had its verdict.
+    interrupted: bool,
+}
+
+fn args(pve: &PveFixture, out: &std::path::Path) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--catalogs",
+        "catalogs",
+        "certify",
+        "--environment",
+        "t",
+        "--topology",
+        "demo",
+        "--providers",
+        "pve",
+        "--live",
+        "--out",
+    ]
+    .map(String::from)
+    .to_vec();
+    a.push(out.display().to_string());
+    for v in [
+        format!("pve.url={}", pve.url()),
+        format!("pve.fingerprint={}", pve.fingerprint()),
+    ]
+    .into_iter()
+    .chain(REACHABILITY_OFF.iter().map(|s| s.to_string()))
+    {
+        a.push("--var".into());
+        a.push(v);
+    }
+    a
+}
+
+/// The pve checks an API fixture can decide: planned, not probed over SSH, and not
+/// waiting on a check that is (computed once from `labcert plan --format json`).
+fn api_checks() -> &'static BTreeSet<String> {
+    static CHECKS: OnceLock<BTreeSet<String>> = OnceLock::new();
+    CHECKS.get_or_init(|| {
+        let pve = PveFixture::start(Scenario::Healthy);
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(&pve, &dir.path().join("m.json"));
+        a[2] = "plan".into();
+        // `plan` takes no --live/--out: drop them.
+        let live = a.iter().position(|x| x == "--live").unwrap();
+        a.drain(live..live + 3);
+        a.extend(["--format".into(), "json".into()]);
+        let o = Command::new(env!("CARGO_BIN_EXE_labcert"))
+            .current_dir(root())
+            .args(&a)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let checks: Vec<&Value> = plan["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["catalog"] == "pve" && c["state"] == "planned")
+            .collect();
+        let mut ssh: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let before = ssh.len();
+            for c in &checks {
+                let needs_ssh = c["needs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| ssh.contains(n.as_str().unwrap()));
+                if c["probe"]["kind"] == "ssh" || needs_ssh {
+                    ssh.insert(c["id"].as_str().unwrap().to_string());
+                }
+            }
+            if ssh.len() == before {
+                break;
+            }
+        }
+        checks
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .filter(|id| !ssh.contains(id))
+            .collect()
+    })
+}
+
+/// `labcert certify` against `pve`; interrupted once every API check has finished.
+fn certify(pve: &PveFixture) -> Run {
+    let want = api_checks();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("manifest.json");
+    let events = dir.path().join("events.ndjson");
+    let mut a = args(pve, &out);
+    a.push("--events".into());
+    a.push(events.display().to_string());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labcert"))
+        .current_dir(root())
+        .args(&a)
+        .env("PVE_TOKEN", pve.token())
+        .env("CI", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut interrupted = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            panic!("certify ran longer than {RUN_LIMIT:?}");
+        }
+        let text = std::fs::read_to_string(&events).unwrap_or_default();
+        let finished: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["event"] == "check_finished")
+            .filter_map(|e| e["id"].as_str().map(str::to_string))
+            .collect();
+        if !interrupted && want.is_subset(&finished) {
+            // SAFETY: sends SIGINT to the child this test started.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            interrupted = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("no manifest ({e})"));
+    let manifest: Value = serde_json::from_str(&text).expect("the manifest is JSON");
+    assert_valid(&manifest);
+    Run {
+        manifest,
+        code: status.code().unwrap_or(-1),
+        interrupted,
+    }
+}
+
+/// `id → (status, reason)` for every API check.
+fn verdicts(m: &Value) -> BTreeMap<String, (String, String)> {
+    api_checks()
+        .iter()
+        .map(|id| {
+            let c = check(m, id);
+            let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+            (id.clone(), (s("status"), s("reason")))
+        })
+        .collect()
+}
+
+/// Asserts every API check's status: those in `expected` as given (`status` or
+/// `status:reason`), every other one `pass`. Fails listing every difference.
+fn expect(run: &Run, expected: &[(&str, &str)]) {
+    let got = verdicts(&run.manifest);
+    let expected: BTreeMap<&str, &str> = expected.iter().copied().collect();
+    for id in expected.keys() {
+        assert!(
+            got.contains_key(*id),
+            "{id} is not an API check of the plan"
+        );
+    }
+    let mut wrong = Vec::new();
+    for (id, (status, reason)) in &got {
+        let want = expected.get(id.as_str()).copied().unwrap_or("pass");
+        let ok = match want.split_once(':') {
+            Some((s, r)) => status == s && reason == r,
+            None => status == want,
+        };
+        if !ok {
+            let c = check(&run.manifest, id);
+            wrong.push(format!(
+                "{id}: want {want}, got {status}:{reason} — {}",
+                c["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} API check(s) not as expected (exit {}, interrupted {}):\n{}",
+        wrong.len(),
+        run.code,
+        run.interrupted,
+        wrong.join("\n")
+    );
+}
+
+/// The API checks `pick` selects, each expected as `want`.
+fn all(pick: impl Fn(&str) -> bool, want: &'static str) -> Vec<(String, &'static str)> {
+    api_checks()
+        .iter()
+        .filter(|id| pick(id))
+        .map(|id| (id.clone(), want))
+        .collect()
+}
+
+/// `expect` over owned ids.
+fn expect_owned(run: &Run, expected: Vec<(String, &str)>) {
+    let pairs: Vec<(&str, &str)> = expected.iter().map(|(i, w)| (i.as_str(), *w)).collect();
+    expect(run, &pairs);
+}
+
+/// A certification without `--repair` reads only: the agent ping is its one POST.
+fn assert_read_only(pve: &PveFixture) {
+    let writes: Vec<String> = pve
+        .writes()
+        .iter()
+        .filter(|r| !(r.method == "POST" && r.path.ends_with("/agent/ping")))
+        .map(|r| r.line())
+        .collect();
+    assert!(writes.is_empty(), "certify wrote to the lab: {writes:#?}");
+}
+
+/// The failing expectations' matchers and queries of a check.
+fn failed_expectations(m: &Value, id: &str) -> Vec<String> {
+    check(m, id)["expectations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["passed"] == false)
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["query"].as_str().unwrap_or(""),
+                e["matcher"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+// ---- the healthy lab ------------------------------------------------------------------------
+
+#[test]
+fn a_healthy_lab_passes_every_api_check() {
+    let pve = PveFixture::start(Scenario::Healthy);
+    let run = certify(&pve);
+    expect(&run, &[]);
+    let m = &run.manifest;
+    assert_eq!(check(m, "pve.access.auth")["captures"]["release"], "8.2");
+    let fps = &check(m, "pve.cluster.nodes")["captures"]["fingerprints"];
+    assert_eq!(fps[0]["node"], "pve1");
+    assert_eq!(fps[0]["fingerprint"], pve.fingerprint());
+    // The token is masked wherever it would show.
+    assert!(
+        !m.to_string()
+            .contains(pve.token().split('=').nth(1).unwrap())
+    );
+    assert_read_only(&pve);
+    // Every VM was pinged once (the agent answered on the first poll).
+    for (node, vmid) in [("pve1", 4101), ("pve2", 4102), ("pve2", 4103)] {
+        let ping = format!("/nodes/{node}/qemu/{vmid}/agent/ping");
+        assert_eq!(pve.count("POST", &ping), 1, "{ping}");
+    }
+    assert_eq!(pve.count("GET", "/access/permissions"), 2);
+}
+
+// ---- access ---------------------------------------------------------------------------------
+
+#[test]
+fn a_refused_token_blocks_everything_after_one_call() {
+    let pve = PveFixture::start(Scenario::BadToken);
+    let run = certify(&pve);
+    let mut want = all(|id| id != "pve.access.auth", "blocked:dependency");
+    want.push(("pve.access.auth".into(), "blocked:auth"));
+    expect_owned(&run, want);
+    let calls: Vec<String> = pve.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(calls, ["GET /api2/json/version"], "401 is not retried");
+}
+
+#[test]
+fn a_token_without_privileges_fails_the_privilege_check_not_the_inventory() {
+    let pve = PveFixture::start(Scenario::TokenWithoutPrivileges);
+    let run = certify(&pve);
+    let mut want = all(
+        |id| id != "pve.access.auth" && id != "pve.access.privileges",
+        "blocked:dependency",
+    );
+    want.push(("pve.access.privileges".into(), "fail:expectation"));
+    expect_owned(&run, want);
+    assert_eq!(
+        failed_expectations(&run.manifest, "pve.access.privileges"),
+        [
+            "data.\"/\".\"Sys.Audit\" equals",
+            "data.\"/vms\".\"VM.Audit\" equals",
+            "data.\"/vms\".\"VM.Monitor\" equals"
+        ]
+    );
+    // The empty inventories were never taken for "template missing".
+    assert_eq!(pve.count("GET", "/cluster/resources"), 0);
+}
+
+// ---- cluster and network --------------------------------------------------------------------
+
+#[test]
+fn an_offline_node_fails_the_cluster_checks_and_blocks_what_lives_on_it() {
+    let pve = PveFixture::start(Scenario::NodeOffline("pve2"));
+    let run = certify(&pve);
+    let on_pve2 = |id: &str| id.ends_with("[cert-b]") || id.ends_with("[cert-c]");
+    let mut want = all(on_pve2, "blocked:dependency");
+    want.extend(all(
+        |id| {
+            on_pve2(id)
+                && (id.starts_with("pve.vms.qga-enabled")
+                    || id.starts_with("pve.firewall.vm-enabled")
+                    || id.starts_with("pve.firewall.vm-nic"))
+        },
+        "blocked:node_unreachable",
+    ));
+    want.extend(all(
+        |id| id.starts_with("pve.network.bridges"),
+        "blocked:dependency",
+    ));
+    want.extend([
+        ("pve.cluster.quorum".into(), "fail:expectation"),
+        ("pve.cluster.nodes".into(), "fail:expectation"),
+        ("pve.firewall.node[pve2]".into(), "blocked:node_unreachable"),
+        (
+            "pve.templates.cloudinit-ready[ubuntu-2404-cert]".into(),
+            "blocked:dependency",
+        ),
+    ]);
+    // Later entries win: the direct 595s over the "dependency" default for pve2's VMs.
+    let mut map: BTreeMap<String, &str> = BTreeMap::new();
+    for (id, w) in want {
+        map.insert(id, w);
+    }
+    expect_owned(&run, map.into_iter().collect());
+    assert_read_only(&pve);
+}
+
+#[test]
+fn a_bridge_that_is_not_vlan_aware_fails_its_bridge_check() {
+    let pve = PveFixture::start(Scenario::BridgeNotVlanAware {
+        node: "pve1",
+        iface: "vmbr1",
+    });
+    let run = certify(&pve);
+    expect(
+        &run,
+        &[
+            ("pve.network.bridges[pve1,vmbr1]", "fail:expectation"),
+            (
+                "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+                "blocked:dependency",
+            ),
+        ],
+    );
+    assert_eq!(
+        failed_expectations(&run.manifest, "pve.network.bridges[pve1,vmbr1]"),
+        [
+            "data[?iface=='vmbr1'] | [0].bridge_vlan_aware equals",
+            "data[?iface=='vmbr1'] | [0].bridge_vids equals"
+        ]
+    );
+    assert_read_only(&pve);
+}
+
+#[test]
+fn pending_network_changes_fail_the_bridge_checks_of_that_node() {
+    let pve = PveFixture::start(Scenario::PendingNetworkChanges("pve1"));
+    let run = certify(&pve);
+    expect(
+        &run,
+        &[
+            ("pve.network.bridges[pve1,vmbr0]", "fail:expectation"),
+            ("pve.network.bridges[pve1,vmbr1]", "fail:expectation"),
+            (
+                "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+                "blocked:dependency",
+            ),
+        ],
+    );
+    assert_eq!(
+        failed_expectations(&run.manifest, "pve.network.bridges[pve1,vmbr0]"),
+        ["changes absent"]
+    );
+}
+
+// ---- templates and VMs ----------------------------------------------------------------------
+
+#[test]
+fn a_missing_template_fails_the_template_check() {
+    let pve = PveFixture::start(Scenario::TemplateMissing(9000));
+    let run = certify(&pve);
+    expect(
+        &run,
+        &[
+            ("pve.templates.present", "fail:expectation"),
+            (
+                "pve.templates.identity[ubuntu-2404-cert]",
+                "blocked:dependency",
+            ),
+            (
+                "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+                "blocked:dependency",
+            ),
+        ],
+    );
+    assert_eq!(pve.count("GET", "/qemu/9000/config"), 0);
+}
+
+#[test]
+fn an_agent_missing_from_the_config_fails_qga_enabled() {
+    let pve = PveFixture::start(Scenario::QgaDisabled(4101));
+    let run = certify(&pve);
+    let mut want = all(
+        |id| id.starts_with("pve.vms.") && id.ends_with("[cert-a]"),
+        "blocked:dependency",
+    );
+    want.retain(|(id, _)| id != "pve.vms.qga-enabled[cert-a]");
+    want.push(("pve.vms.qga-enabled[cert-a]".into(), "fail:expectation"));
+    expect_owned(&run, want);
+    assert_eq!(pve.count("POST", "/qemu/4101/agent/ping"), 0);
+    assert_read_only(&pve);
+}
+
+#[test]
+fn an_agent_that_never_answers_fails_the_ping_after_its_poll_window() {
+    let pve = PveFixture::start(Scenario::QgaNotResponding(4101));
+    let run = certify(&pve);
+    expect(
+        &run,
+        &[
+            ("pve.vms.qga-ping[cert-a]", "fail:agent_down"),
+            ("pve.vms.guest-ip[cert-a]", "blocked:dependency"),
+            ("pve.vms.hostname[cert-a]", "blocked:dependency"),
+        ],
+    );
+    let attempts = check(&run.manifest, "pve.vms.qga-ping[cert-a]")["attempts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        attempts.len() > 30,
+        "polled every 5 s for 180 s: {attempts:#?}"
+    );
+    assert!(attempts.iter().all(|a| a["reason"] == "agent_down"));
+    assert_eq!(pve.count("POST", "/qemu/4101/agent/ping"), attempts.len());
+}
+
+#[test]
+fn a_stopped_vm_fails_running() {
+    let pve = PveFixture::start(Scenario::VmStopped(4101));
+    let run = certify(&pve);
+    expect(
+        &run,
+        &[
+            ("pve.vms.running[cert-a]", "fail:expectation"),
+            ("pve.vms.qga-ping[cert-a]", "blocked:dependency"),
+            ("pve.vms.guest-ip[cert-a]", "blocked:dependency"),
+            ("pve.vms.hostname[cert-a]", "blocked:dependency"),
+        ],
+    );
+    assert_read_only(&pve);
+}
+
+#[test]
+fn a_stale_cloud_init_drive_fails_cloudinit_current() {
+    let pve = PveFixture::start(Scenario::StaleCloudInit(4101));
+    let run = certify(&pve);
+    expect(
+        &run,
+        &[
+            ("pve.vms.cloudinit-current[cert-a]", "fail:expectation"),
+            ("pve.vms.cloudinit-userdata[cert-a]", "blocked:dependency"),
+        ],
+    );
+    assert_read_only(&pve);
+}
+
+#[test]
+fn a_vm_firewall_that_is_off_fails_vm_enabled() {
+    let pve = PveFixture::start(Scenario::FirewallDisabled(4101));
+    let run = certify(&pve);
+    expect(
+        &run,
+        &[
+            ("pve.firewall.vm-enabled[cert-a]", "fail:expectation"),
+            ("pve.firewall.vm-ssh-rule[cert-a]", "blocked:dependency"),
+        ],
+    );
+    assert_read_only(&pve);
+}
