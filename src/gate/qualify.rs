@@ -209,7 +209,10 @@ fn run_catalog(
     let mut vars = Vec::new();
     if takes_release {
         // Given first, so an explicit --var wins.
-        vars.push(format!("{id}.release={}", serde_json::Value::String(args.release.clone())));
+        vars.push(format!(
+            "{id}.release={}",
+            serde_json::Value::String(args.release.clone())
+        ));
     }
     vars.extend(args.vars.iter().cloned());
     let target = TargetArgs {
