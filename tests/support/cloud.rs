@@ -360,6 +360,17 @@ impl Lab {
         vars: &[(String, String)],
         env: &[(String, String)],
     ) -> Run {
+        self.certify_with(provider, vars, env, &[])
+    }
+
+    /// [`Lab::certify`] with `extra` arguments after the `--var`s (e.g. `--record DIR`).
+    pub fn certify_with(
+        &self,
+        provider: &str,
+        vars: &[(String, String)],
+        env: &[(String, String)],
+        extra: &[String],
+    ) -> Run {
         let out = self.path(&format!("manifest-{provider}.json"));
         let _ = std::fs::remove_file(&out);
         let mut c = self.ns.command(env!("CARGO_BIN_EXE_labcert"));
@@ -383,11 +394,14 @@ impl Lab {
         for (name, value) in vars {
             c.arg("--var").arg(format!("{name}={value}"));
         }
+        c.args(extra);
         c.env_clear()
             .env("PATH", test_path())
             .env("HOME", self.dir.path())
             .env("LANG", "C.UTF-8")
             .envs(env.iter().map(|(k, v)| (k, v)))
+            // scripts/coverage.sh collects every manifest through this.
+            .envs(std::env::var_os("LABCERT_COVERAGE_DIR").map(|d| ("LABCERT_COVERAGE_DIR", d)))
             .stdin(Stdio::null())
             .stdout(File::create(self.path("certify.stdout")).unwrap())
             .stderr(File::create(self.path("certify.stderr")).unwrap());
