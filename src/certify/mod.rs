@@ -62,7 +62,12 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
         ));
     };
     let valid_for = validity(&args.valid_for, &set)?;
-    let secrets = Arc::new(Secrets::resolve(&secret_refs(&set, &plan)));
+    let refs = secret_refs(&set, &plan);
+    let secrets = Arc::new(if replay_dir(args, &set).is_some() {
+        Secrets::resolve_for_replay(&refs)
+    } else {
+        Secrets::resolve(&refs)
+    });
     let human_to_stdout = args.events.as_deref() != Some(Path::new("-"));
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     let live = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
@@ -276,18 +281,7 @@ fn probers(
     live: Arc<dyn Prober>,
     secrets: &Arc<Secrets>,
 ) -> Result<Probers, String> {
-    let from_topology = || {
-        let t = set.topologies.last()?;
-        let rel = t.model.replay.as_ref()?;
-        let base = t.doc.source.path.parent().unwrap_or(Path::new("."));
-        Some(base.join(rel))
-    };
-    let replay_dir = match (&args.replay, args.live || args.record.is_some()) {
-        (Some(d), _) => Some(d.clone()),
-        (None, false) => from_topology(),
-        (None, true) => None,
-    };
-    if let Some(dir) = replay_dir {
+    if let Some(dir) = replay_dir(args, set) {
         let r = Arc::new(Replay::load(&dir, secrets.clone())?);
         return Ok((r.clone(), None, Some((dir, r))));
     }
@@ -296,6 +290,22 @@ fn probers(
         return Ok((rec.clone(), Some(rec), None));
     }
     Ok((live, None, None))
+}
+
+/// The recording to replay: `--replay DIR`, else the topology's `replay` unless `--live`
+/// or `--record`.
+fn replay_dir(args: &CertifyArgs, set: &Set) -> Option<PathBuf> {
+    let from_topology = || {
+        let t = set.topologies.last()?;
+        let rel = t.model.replay.as_ref()?;
+        let base = t.doc.source.path.parent().unwrap_or(Path::new("."));
+        Some(base.join(rel))
+    };
+    match (&args.replay, args.live || args.record.is_some()) {
+        (Some(d), _) => Some(d.clone()),
+        (None, false) => from_topology(),
+        (None, true) => None,
+    }
 }
 
 /// `--valid-for`, bounded by the topology's `max_valid_for` (default 24 h).

@@ -59,7 +59,7 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
             let msg = k
                 .message
                 .as_deref()
-                .map(|m| format!(" — {m}"))
+                .map(|m| format!(" — {}", one_line(m)))
                 .unwrap_or_default();
             let _ = writeln!(
                 s,
@@ -229,5 +229,16 @@ fn waivers(s: &mut String, m: &Manifest) {
                 let _ = writeln!(s, "      waived: {id}");
             }
         }
+    }
+}
+
+/// A message cut to one readable line for the summary (the manifest keeps it whole).
+fn one_line(m: &str) -> String {
+    let m = m.lines().next().unwrap_or("");
+    if m.chars().count() > 160 {
+        let cut: String = m.chars().take(157).collect();
+        format!("{cut}…")
+    } else {
+        m.to_string()
     }
 }

@@ -31,11 +31,27 @@ impl Secrets {
     /// Resolves `refs` (catalog id → secret name → reference). A reference that does not
     /// resolve is kept as an error: only the checks that use it are blocked.
     pub fn resolve(refs: &[(String, String, String)]) -> Secrets {
+        Secrets::resolve_with(refs, false)
+    }
+
+    /// For a replay: recordings hold every secret masked, so a secret that does not resolve
+    /// here stands in as the mask itself and the recorded requests still match.
+    pub fn resolve_for_replay(refs: &[(String, String, String)]) -> Secrets {
+        Secrets::resolve_with(refs, true)
+    }
+
+    fn resolve_with(refs: &[(String, String, String)], replay: bool) -> Secrets {
         let mut s = Secrets::default();
         for (cat, name, reference) in refs {
-            let v = resolve_one(reference);
+            let v = match resolve_one(reference) {
+                Err(_) if replay => Ok(MASK.to_string()),
+                v => v,
+            };
+            // A value this short would mask every occurrence of a common string (and is no
+            // secret worth the name); it is still substituted, never masked.
             if let Ok(value) = &v
-                && !value.is_empty()
+                && value.len() >= MIN_SENSITIVE
+                && value != MASK
             {
                 s.masked
                     .get_mut()

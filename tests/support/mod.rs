@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cloud;
+pub mod demo;
 pub mod dnsmasq;
 pub mod https;
 pub mod manifest;

@@ -94,11 +94,22 @@ impl PveFixture {
     /// Serves `lab` with `scenario`'s fault from a thread with its own runtime; returns once
     /// it listens on 127.0.0.1.
     pub fn with_lab(lab: Lab, scenario: Scenario) -> PveFixture {
+        PveFixture::with_faults_in(lab, &[scenario], None)
+    }
+
+    /// Serves `lab` with every fault of `scenarios` (the first is [`PveFixture::scenario`]),
+    /// listening on 127.0.0.1 of the network namespace at `netns` (`/run/netns/NAME`) when
+    /// one is given, else of this process's.
+    pub fn with_faults_in(lab: Lab, scenarios: &[Scenario], netns: Option<&str>) -> PveFixture {
+        let scenario = scenarios.first().copied().unwrap_or(Scenario::Healthy);
+        let netns = netns.map(str::to_string);
         let certs = Certs::new();
         let fingerprint = certs.fingerprint();
         let secret = uuid(&fingerprint);
         let mut state = State::new(&lab, &fingerprint, &secret);
-        scenario.apply(&mut state, &lab.vm_bridge);
+        for s in scenarios {
+            s.apply(&mut state, &lab.vm_bridge);
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             log: Mutex::new(Vec::new()),
@@ -111,6 +122,14 @@ impl PveFixture {
         let thread = std::thread::Builder::new()
             .name("pve-fixture".into())
             .spawn(move || {
+                if let Some(path) = netns {
+                    use std::os::fd::AsRawFd;
+                    let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                    // SAFETY: setns with a valid namespace fd changes only this thread (and
+                    // the runtime threads it starts), which serves the fixture alone.
+                    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+                    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                }
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .enable_all()

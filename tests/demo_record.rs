@@ -1,0 +1,669 @@
+//! Regenerates the bundled demo's recordings from the live fixtures — the documented command:
+//!
+//! ```sh
+//! cargo test --test demo_record -- --ignored --nocapture   # or: bash scripts/record-demo.sh
+//! ```
+//!
+//! Each part of the demo lab is certified live against its fixture with `--record`, each in a
+//! private network namespace (`support::cloud::Netns`, only its loopback):
+//! - pve: the fake PVE API (`support::pve`, its listener made inside the namespace) and
+//!   [`PveSsh`]: sshd stand-ins on the demo's node and VM addresses for the checks that SSH
+//!   into the nodes and guests; `--providers pve`, and again with `--repair` on a lab with
+//!   the [`BROKEN`] faults, so that recording holds broken → repair steps → verified;
+//! - aws, azure, oci: moto + shim, fake az/oci and a guest sshd (`support::cloud`), one
+//!   `--providers <p>` run each.
+//!
+//! The reachability catalog's lists are emptied in every part, so of it only the runner's
+//! clock is probed; the pve part answers it with a fake `timedatectl` on PATH (the machine
+//! has no systemd-timedated), the cloud parts' answers are dropped. Each part's fixture
+//! values (127.0.0.1:PORT, the fixture's fingerprint, temp key and known_hosts paths, moto's
+//! ids, the throw-away SSH key) are rewritten to the demo topology's own ([`Rewrite`]), the
+//! parts merged into one recording per lab (healthy, broken), and both replayed with the
+//! plain demo topology; the summaries are printed. The recordings go to `fixtures/demo/`
+//! only when `LABCERT_DEMO_WRITE=1` (scripts/record-demo.sh sets it), so a run that is only
+//! looking does not replace the committed ones.
+//!
+//! Not covered yet: the reachability catalog beyond the runner's clock. Its checks need
+//! endpoints that are separate hosts (deny paths closed from one VM but not another, L2
+//! neighbours with the demo's MACs, routes via the VLAN gateways, the public cloud API names
+//! over TLS): a netlab (tests/support/netlab) laid out with the demo's addresses, users and
+//! names. Until then those checks replay `blocked` (`not_recorded`).
+//!
+//! Needs what tests/certify_cloud.rs needs (root, iproute2, sshd, target/cloud-venv).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use support::cloud::{
+    AwsFaults, Lab, azure_imds, azure_state, cloud_init_done, demo_vars, oci_config, oci_imds,
+    oci_state, python3, require_venv, s, var,
+};
+use support::demo::{Rewrite, read_exchanges, replay, root, write_recording};
+use support::pve::{Lab as PveLab, PveFixture, Scenario};
+
+/// Overrides that empty the reachability catalog's lists (each part records its own catalog).
+const REACHABILITY_OFF: &[&str] = &[
+    "reachability.endpoints=[]",
+    "reachability.deny=[]",
+    "reachability.pve_nodes=[]",
+    "reachability.dns_names=[]",
+    "reachability.cloud_apis=[]",
+];
+
+/// The demo's reachability endpoint host of each cloud's test instance: the fixtures' guest
+/// listens on 127.0.0.1 and the clouds report that as the public address.
+fn public_host(provider: &str) -> &'static str {
+    match provider {
+        "aws" => "198.51.100.21",
+        "azure" => "198.51.100.31",
+        "oci" => "198.51.100.41",
+        _ => unreachable!(),
+    }
+}
+
+/// `--var` overrides → their demo values.
+fn rewrite_vars(rw: &mut Rewrite, vars: &[(String, String)]) {
+    for (name, value) in vars {
+        let Some((catalog, var)) = name.split_once('.') else {
+            continue;
+        };
+        let demo = demo_vars(catalog);
+        if let Some(Value::String(d)) = demo.get(var) {
+            rw.add(value, d);
+        }
+    }
+}
+
+/// `exchanges` rewritten; `clock`: with the runner's clock probe (only the pve part runs a
+/// `timedatectl` that answers; in the cloud parts it is the machine's, not recorded).
+fn rewritten(exchanges: Vec<Value>, rw: &Rewrite, clock: bool) -> Vec<Value> {
+    exchanges
+        .into_iter()
+        .filter(|e| {
+            let argv = e["request"]["argv"].to_string();
+            clock || !(e["kind"] == "command" && argv.contains("timedatectl"))
+        })
+        .map(|mut e| {
+            rw.apply(&mut e["request"]);
+            rw.apply(&mut e["observation"]);
+            e
+        })
+        .collect()
+}
+
+fn reachability_off() -> Vec<(String, String)> {
+    REACHABILITY_OFF
+        .iter()
+        .map(|v| {
+            let (k, x) = v.split_once('=').unwrap();
+            (k.to_string(), x.to_string())
+        })
+        .collect()
+}
+
+// ---- pve -----------------------------------------------------------------------------------
+
+/// The pve checks an API fixture decides: not SSH, not waiting on an SSH check.
+fn pve_api_checks(plan: &Value) -> BTreeSet<String> {
+    let checks: Vec<&Value> = plan["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["catalog"] == "pve" && c["state"] == "planned")
+        .collect();
+    let mut ssh: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let before = ssh.len();
+        for c in &checks {
+            let needs_ssh = c["needs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| ssh.contains(n.as_str().unwrap()));
+            if c["probe"]["kind"] == "ssh" || needs_ssh {
+                ssh.insert(c["id"].as_str().unwrap().to_string());
+            }
+        }
+        if ssh.len() == before {
+            break;
+        }
+    }
+    checks
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .filter(|id| !ssh.contains(id))
+        .collect()
+}
+
+/// The SSH side of the PVE part, inside its namespace: the demo's node and VM addresses on
+/// the loopback, `pve1.lab.test`/`pve2.lab.test` in the namespace's `/etc/hosts`, one sshd
+/// per node (root, real `sysctl`/`ip`, a fake `timedatectl`) and per certification VM (the
+/// cloud-init user, fakes for `hostname`, `cloud-init status`, `sudo -n` and `blkid`), and on
+/// pve1 the gateway interfaces of `vars.gateways` with forwarding on. The cloud-init user
+/// exists only in the namespace's `/etc/passwd` (`ip netns exec` binds
+/// `/etc/netns/NAME/*` over `/etc`), as uid 0: nothing is added to the machine's accounts.
+struct PveSsh {
+    sshd: Vec<std::process::Child>,
+    /// Each sshd's PidFile (`ip netns exec` may fork instead of exec'ing it).
+    pidfiles: Vec<std::path::PathBuf>,
+    etc: std::path::PathBuf,
+    /// `--var`s pointing the pve catalog's keys and known_hosts at this lab.
+    vars: Vec<(String, String)>,
+}
+
+impl Drop for PveSsh {
+    fn drop(&mut self) {
+        for f in &self.pidfiles {
+            let pid = std::fs::read_to_string(f).ok();
+            if let Some(pid) = pid.and_then(|p| p.trim().parse::<libc::pid_t>().ok()) {
+                // SAFETY: SIGTERM to the sshd this lab started, by the pid it wrote.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        for c in &mut self.sshd {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.etc);
+    }
+}
+
+fn sh(c: &mut Command) {
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{c:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn exe(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+const TIMEDATECTL: &str = "#!/bin/sh\n[ \"$*\" = \"show -p NTPSynchronized --value\" ] && echo yes && exit 0\n\
+    echo \"timedatectl fake: unexpected: $*\" >&2; exit 1\n";
+
+impl PveSsh {
+    fn start(lab: &Lab) -> PveSsh {
+        let v = demo_vars("pve");
+        let dir = lab.path("pve-ssh");
+        std::fs::create_dir_all(&dir).unwrap();
+        let ns = lab.ns.name.clone();
+        let etc = std::path::PathBuf::from(format!("/etc/netns/{ns}"));
+        std::fs::create_dir_all(&etc).unwrap();
+        let user = s(&v, "ciuser");
+        let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+        passwd.push_str(&format!(
+            "{user}:x:0:0:demo cloud-init user:/root:/bin/sh\n"
+        ));
+        std::fs::write(etc.join("passwd"), passwd).unwrap();
+        let domain = s(&v, "node_domain");
+        let reach = demo_vars("reachability");
+        let mut hosts = String::from("127.0.0.1 localhost\n");
+        let mut nodes: Vec<(String, String)> = Vec::new();
+        for n in reach["pve_nodes"].as_array().unwrap() {
+            let (name, addr) = (n["name"].as_str().unwrap(), n["addr"].as_str().unwrap());
+            hosts.push_str(&format!("{addr} {name}.{domain} {name}\n"));
+            nodes.push((format!("{name}.{domain}"), addr.to_string()));
+        }
+        std::fs::write(etc.join("hosts"), hosts).unwrap();
+        let ip = |args: &[&str]| sh(Command::new("ip").arg("-n").arg(&ns).args(args));
+        // One host key and one client key (copied twice: node and guest identities are
+        // separate demo paths).
+        sh(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(dir.join("host_key")));
+        sh(Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "labcert@runner",
+                "-f",
+            ])
+            .arg(dir.join("node_id")));
+        std::fs::copy(dir.join("node_id"), dir.join("guest_id")).unwrap();
+        let pubkey = std::fs::read_to_string(dir.join("node_id.pub")).unwrap();
+        let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+        let host_pub: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        let mut known = String::new();
+        let mut sshd = Vec::new();
+        let mut pidfiles = Vec::new();
+        let mut start = |name: &str, addr: &str, fakes: &[(&str, String)], state: Option<Value>| {
+            ip(&["addr", "add", &format!("{addr}/32"), "dev", "lo"]);
+            let d = dir.join(name);
+            let bin = d.join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            for (tool, text) in fakes {
+                exe(&bin.join(tool), text);
+            }
+            let mut env = format!(
+                "PATH={}:/usr/sbin:/usr/bin:/sbin:/bin HOME=/",
+                bin.display()
+            );
+            if let Some(state) = state {
+                let f = d.join("state.json");
+                std::fs::write(&f, state.to_string()).unwrap();
+                env.push_str(&format!(" LABCERT_GUEST_STATE={}", f.display()));
+            }
+            let forced = format!("exec env -i {env} /bin/sh -c \\\"$SSH_ORIGINAL_COMMAND\\\"");
+            std::fs::write(
+                d.join("authorized_keys"),
+                format!("command=\"{forced}\",no-port-forwarding,no-agent-forwarding {pubkey}"),
+            )
+            .unwrap();
+            let config = d.join("sshd_config");
+            std::fs::write(
+                &config,
+                format!(
+                    "Port 22\nListenAddress {addr}\nHostKey {k}\nPidFile {d}/sshd.pid\n\
+                     AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                     PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nUseDNS no\n\
+                     MaxStartups 200:30:400\nMaxSessions 200\nLogLevel VERBOSE\n",
+                    k = dir.join("host_key").display(),
+                    d = d.display()
+                ),
+            )
+            .unwrap();
+            sh(Command::new("install").args(["-d", "-m", "0755", "/run/sshd"]));
+            let log = std::fs::File::create(d.join("sshd.log")).unwrap();
+            let child = lab
+                .ns
+                .command("/usr/sbin/sshd")
+                .args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            sshd.push(child);
+            pidfiles.push(d.join("sshd.pid"));
+            known.push_str(&format!("{name},{addr} {}\n", host_pub.join(" ")));
+        };
+        for (fqdn, addr) in &nodes {
+            start(
+                fqdn,
+                addr,
+                &[("timedatectl", TIMEDATECTL.to_string())],
+                None,
+            );
+        }
+        let guest_tool = format!("#!{}\n{}", python3().display(), support::cloud::GUEST_TOOL);
+        for vm in v["cert_vms"].as_array().unwrap() {
+            let (name, addr) = (vm["name"].as_str().unwrap(), vm["ip"].as_str().unwrap());
+            let fakes = [
+                ("hostname", guest_tool.clone()),
+                ("cloud-init", guest_tool.clone()),
+                ("sudo", "#!/bin/sh\n[ \"$1\" = -n ] && shift\nexec \"$@\"\n".to_string()),
+                (
+                    "blkid",
+                    "#!/bin/sh\n[ \"$*\" = \"-t LABEL=cidata -o device\" ] && echo /dev/sr0 && exit 0\nexit 2\n"
+                        .to_string(),
+                ),
+            ];
+            let state = json!({"hostname": name, "cloud_init": cloud_init_done("NoCloud")});
+            start(name, addr, &fakes, Some(state));
+        }
+        // pve1's gateways, forwarding on.
+        for gw in v["gateways"].as_array().unwrap() {
+            let iface = gw["iface"].as_str().unwrap();
+            let addr = gw["address"].as_str().unwrap();
+            // A veth pair (the machine may lack the dummy module), both ends up.
+            let peer = format!("gw{}", iface.replace(['.', 'v', 'm', 'b', 'r'], ""));
+            ip(&["link", "add", iface, "type", "veth", "peer", "name", &peer]);
+            ip(&["addr", "add", &format!("{addr}/24"), "dev", iface]);
+            ip(&["link", "set", iface, "up"]);
+            ip(&["link", "set", &peer, "up"]);
+        }
+        sh(lab
+            .ns
+            .command("sysctl")
+            .args(["-q", "-w", "net.ipv4.ip_forward=1"]));
+        std::fs::write(dir.join("known_hosts"), &known).unwrap();
+        // Every sshd accepts before labcert starts.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|(_, a)| a.clone())
+            .chain(
+                v["cert_vms"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|vm| s(vm.as_object().unwrap(), "ip")),
+            )
+            .collect();
+        for a in &addrs {
+            while !lab
+                .ns
+                .command("bash")
+                .args(["-c", &format!("</dev/tcp/{a}/22")])
+                .status()
+                .unwrap()
+                .success()
+            {
+                assert!(Instant::now() < deadline, "sshd on {a} did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let path = |f: &str| dir.join(f).display().to_string();
+        let vars = vec![
+            var("pve", "node_identity", &path("node_id")),
+            var("pve", "guest_identity", &path("guest_id")),
+            var("pve", "known_hosts", &path("known_hosts")),
+        ];
+        PveSsh {
+            sshd,
+            pidfiles,
+            etc,
+            vars,
+        }
+    }
+}
+
+fn record_pve(faults: &[Scenario], repair: bool, secrets: &mut Vec<String>) -> Vec<Value> {
+    // In a namespace of its own, like the cloud labs: the SSH checks' demo addresses lead
+    // nowhere from there.
+    let lab = Lab::new();
+    let dir = lab.dir.path();
+    let ns_path = format!("/run/netns/{}", lab.ns.name);
+    let pve = PveFixture::with_faults_in(PveLab::default(), faults, Some(&ns_path));
+    secrets.push(pve.token());
+    let ssh = PveSsh::start(&lab);
+    secrets.push(std::fs::read_to_string(lab.path("pve-ssh/node_id")).unwrap());
+    let mut vars = vec![
+        ("pve.url".to_string(), pve.url()),
+        ("pve.fingerprint".to_string(), pve.fingerprint()),
+    ];
+    vars.extend(ssh.vars.iter().cloned());
+    vars.extend(reachability_off());
+    let mut common: Vec<String> = ["--catalogs", "catalogs"].map(String::from).to_vec();
+    let mut plan_args = common.clone();
+    plan_args.extend(
+        [
+            "plan",
+            "--topology",
+            "demo",
+            "--providers",
+            "pve",
+            "--format",
+            "json",
+        ]
+        .map(String::from),
+    );
+    for (k, v) in &vars {
+        plan_args.push("--var".into());
+        plan_args.push(format!("{k}={v}"));
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_labcert"))
+        .current_dir(root())
+        .args(&plan_args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = pve_api_checks(&serde_json::from_slice(&o.stdout).unwrap());
+
+    let out = dir.join("manifest-pve.json");
+    let events = dir.join("events-pve.ndjson");
+    let rec = dir.join("rec-pve");
+    common.extend(
+        [
+            "certify",
+            "--environment",
+            "demo",
+            "--topology",
+            "demo",
+            "--providers",
+            "pve",
+            "--live",
+        ]
+        .map(String::from),
+    );
+    common.extend(["--out".into(), out.display().to_string()]);
+    common.extend(["--events".into(), events.display().to_string()]);
+    common.extend(["--record".into(), rec.display().to_string()]);
+    if repair {
+        common.push("--repair".into());
+    }
+    for (k, v) in &vars {
+        common.push("--var".into());
+        common.push(format!("{k}={v}"));
+    }
+    // The runner's clock: `timedatectl` asks systemd-timedated over D-Bus, which the test
+    // machine does not run; a fake on PATH answers as a synchronised runner does.
+    let fakes = dir.join("runner-bin");
+    std::fs::create_dir_all(&fakes).unwrap();
+    let fake = fakes.join("timedatectl");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$*\" = \"show -p NTPSynchronized --value\" ] && echo yes && exit 0\n\
+         echo \"timedatectl fake: unexpected: $*\" >&2; exit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        fakes.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = lab
+        .ns
+        .command(env!("CARGO_BIN_EXE_labcert"))
+        .current_dir(root())
+        .args(&common)
+        .env("PATH", path)
+        .env("PVE_TOKEN", pve.token())
+        .env("CI", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut interrupted = false;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(420),
+            "pve certify ran too long"
+        );
+        let text = std::fs::read_to_string(&events).unwrap_or_default();
+        let finished: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["event"] == "check_finished")
+            .filter_map(|e| e["id"].as_str().map(str::to_string))
+            .collect();
+        // The SSH checks are answered too now; should one poll in vain (ssh-boot: 5 min),
+        // stop once the API checks are done and it has had half a minute.
+        if !interrupted && want.is_subset(&finished) && started.elapsed() > Duration::from_secs(30)
+        {
+            // SAFETY: sends SIGINT to the child this test started.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            interrupted = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "pve {faults:?} (repair {repair}): {:.1?}, interrupted {interrupted}",
+        started.elapsed()
+    );
+    let mut rw = Rewrite::default();
+    rewrite_vars(&mut rw, &vars);
+    rewritten(read_exchanges(&rec), &rw, true)
+}
+
+// ---- clouds --------------------------------------------------------------------------------
+
+fn record_cloud(
+    lab: &Lab,
+    provider: &str,
+    vars: Vec<(String, String)>,
+    env: &[(String, String)],
+) -> Vec<Value> {
+    let rec = lab.path(&format!("rec-{provider}"));
+    let mut all = vars.clone();
+    all.extend(reachability_off());
+    let run = lab.certify_with(
+        provider,
+        &all,
+        env,
+        &["--record".into(), rec.display().to_string()],
+    );
+    eprintln!(
+        "{provider}: {:.1?}, exit {}, status {}",
+        run.took, run.code, run.manifest["status"]
+    );
+    let bad: Vec<String> = support::cloud::statuses(&run.manifest, provider)
+        .into_iter()
+        .filter(|(_, v)| v.0 != "pass")
+        .map(|(k, v)| format!("{k}: {v:?}"))
+        .collect();
+    assert!(bad.is_empty(), "{provider} did not pass live: {bad:#?}");
+    let mut rw = Rewrite::default();
+    rewrite_vars(&mut rw, &vars);
+    rw.add("127.0.0.1", public_host(provider));
+    // The DNS names moto derives from the public address.
+    rw.add("127-0-0-1", &public_host(provider).replace('.', "-"));
+    rewritten(read_exchanges(&rec), &rw, false)
+}
+
+fn record_aws(secrets: &mut Vec<String>) -> Vec<Value> {
+    require_venv();
+    let mut lab = Lab::new();
+    lab.start_moto(false);
+    let aws = lab.seed_aws(&AwsFaults::default());
+    for v in aws.ids["credentials"].as_object().into_iter().flatten() {
+        secrets.extend(v.1.as_str().map(str::to_string));
+    }
+    secrets.push(std::fs::read_to_string(&lab.identity).unwrap());
+    record_cloud(&lab, "aws", aws.vars.clone(), &aws.env)
+}
+
+fn record_azure() -> Vec<Value> {
+    python3();
+    let mut lab = Lab::new();
+    let mut v = demo_vars("azure");
+    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
+    lab.start_guest(&json!({
+        "hostname": s(&v, "hostname"),
+        "cloud_init": cloud_init_done("Azure"),
+        "imds": {"kind": "azure", "instance": azure_imds(&v)},
+    }));
+    let state = azure_state(&v, &lab.path("az-calls.log"));
+    let state_file = lab.path("az-state.json");
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    let template = lab.path("cert-vm.bicep");
+    std::fs::write(&template, "param runId string\n").unwrap();
+    let mut vars = lab.guest_vars("azure");
+    vars.push(var(
+        "azure",
+        "template_file",
+        &template.display().to_string(),
+    ));
+    let env = [(
+        "LABCERT_FAKE_AZ_STATE".to_string(),
+        state_file.display().to_string(),
+    )];
+    record_cloud(&lab, "azure", vars, &env)
+}
+
+fn record_oci() -> Vec<Value> {
+    python3();
+    let mut lab = Lab::new();
+    let mut v = demo_vars("oci");
+    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
+    lab.start_guest(&json!({
+        "hostname": s(&v, "hostname"),
+        "cloud_init": cloud_init_done("oracle"),
+        "imds": {"kind": "oci", "legacy_disabled": true, "instance": oci_imds(&v)},
+    }));
+    let state = oci_state(&v, &lab.path("oci-calls.log"));
+    let state_file = lab.path("oci-state.json");
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    let config = oci_config(
+        lab.dir.path(),
+        &s(&v, "profile"),
+        &s(&v, "tenancy_id"),
+        &s(&v, "region"),
+    );
+    let mut vars = lab.guest_vars("oci");
+    vars.push(var("oci", "config_file", &config.display().to_string()));
+    let env = [(
+        "LABCERT_FAKE_OCI_STATE".to_string(),
+        state_file.display().to_string(),
+    )];
+    record_cloud(&lab, "oci", vars, &env)
+}
+
+// ---- the recording -------------------------------------------------------------------------
+
+/// The broken lab's PVE faults, each one a pve repair fixes: cert-b's VM firewall is off,
+/// cert-c's cloud-init drive is stale.
+const BROKEN: &[Scenario] = &[
+    Scenario::FirewallDisabled(4102),
+    Scenario::StaleCloudInit(4103),
+];
+
+#[test]
+#[ignore = "regenerates fixtures/demo from the live fixtures: cargo test --test demo_record -- --ignored --nocapture"]
+fn regenerate_demo_recordings() {
+    let work = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut secrets = Vec::new();
+    let mut clouds = record_aws(&mut secrets);
+    clouds.extend(record_azure());
+    clouds.extend(record_oci());
+    let mut healthy = record_pve(&[Scenario::Healthy], false, &mut secrets);
+    healthy.extend(clouds.iter().cloned());
+    let mut broken = record_pve(BROKEN, true, &mut secrets);
+    broken.extend(clouds);
+    let healthy_dir = work.path().join("healthy");
+    let broken_dir = work.path().join("broken");
+    write_recording(&healthy_dir, healthy);
+    write_recording(&broken_dir, broken);
+    eprintln!("recorded in {:.1?}", started.elapsed());
+    for dir in [&healthy_dir, &broken_dir] {
+        let text = std::fs::read_to_string(dir.join("exchanges.ndjson")).unwrap();
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.trim()),
+                "a fixture secret is in the recording {}",
+                dir.display()
+            );
+        }
+    }
+
+    let run = replay(Some(&healthy_dir), &[]);
+    eprintln!("replay of the healthy recording:\n{}", run.summary());
+    let run = replay(Some(&broken_dir), &[]);
+    eprintln!("replay of the broken recording:\n{}", run.summary());
+    let run = replay(Some(&broken_dir), &["--repair"]);
+    eprintln!(
+        "replay of the broken recording, --repair:\n{}",
+        run.summary()
+    );
+    eprintln!("{}", run.stderr);
+
+    if std::env::var_os("LABCERT_DEMO_WRITE").is_some() {
+        for (from, name) in [(&healthy_dir, "healthy"), (&broken_dir, "broken")] {
+            let to = root().join("fixtures/demo").join(name);
+            std::fs::create_dir_all(&to).unwrap();
+            std::fs::copy(from.join("exchanges.ndjson"), to.join("exchanges.ndjson")).unwrap();
+            eprintln!("wrote {}", to.display());
+        }
+    }
+}
