@@ -1,8 +1,10 @@
 //! `labcert merge A B… --out M`: one certification from several runs of the same
 //! environment and topology (e.g. PVE and cloud certified in separate CI jobs). Providers
 //! are united, groups kept in catalog order, the status recomputed from the checks, and
-//! `expiresAt` is the earliest. A group certified by two inputs, or inputs for different
-//! environments, topologies or catalog versions, are refused.
+//! `expiresAt` is the earliest. A provider catalog's group certified by two inputs, or inputs
+//! for different environments, topologies or catalog versions, are refused. The reachability
+//! catalog runs in every certification: its groups are merged check by check, keeping each
+//! check's worst result.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,46 @@ use crate::run::Status;
 /// A group that holds a claim: at least one check was not skipped.
 fn certified(g: &GroupResult) -> bool {
     g.checks.iter().any(|c| c.status != Status::Skipped)
+}
+
+/// Ranks statuses for merging: the worst is kept.
+fn rank(s: Status) -> u8 {
+    match s {
+        Status::Skipped => 0,
+        Status::Pass => 1,
+        Status::Repaired => 2,
+        Status::Waived => 3,
+        Status::Blocked => 4,
+        Status::Fail => 5,
+    }
+}
+
+/// One group from several runs' copies: each check's worst result (checks in the first
+/// copy's order, then any only later copies have), and the group status recomputed.
+fn worst_of<'a>(first: &GroupResult, rest: impl Iterator<Item = &'a GroupResult>) -> GroupResult {
+    let mut g = first.clone();
+    for other in rest {
+        for c in &other.checks {
+            match g.checks.iter_mut().find(|x| x.id == c.id) {
+                Some(x) if rank(c.status) > rank(x.status) => *x = c.clone(),
+                Some(_) => {}
+                None => g.checks.push(c.clone()),
+            }
+        }
+    }
+    let required: Vec<Status> = g
+        .checks
+        .iter()
+        .filter(|c| c.severity == "required")
+        .map(|c| c.status)
+        .collect();
+    g.status = required
+        .iter()
+        .copied()
+        .max_by_key(|s| rank(*s))
+        .map(|s| if s == Status::Waived { Status::Pass } else { s })
+        .unwrap_or(Status::Skipped);
+    g
 }
 
 pub fn merge(inputs: &[Manifest]) -> Result<Manifest, String> {
@@ -78,6 +120,11 @@ pub fn merge(inputs: &[Manifest]) -> Result<Manifest, String> {
             match real.as_slice() {
                 [] => groups.push(claims[0].1.clone()),
                 [(_, g)] => groups.push((*g).clone()),
+                // Reachability runs in every certification, whatever its providers: its
+                // groups are merged check by check, the worst result kept.
+                [(_, first), rest @ ..] if c.provider == "reachability" => {
+                    groups.push(worst_of(first, rest.iter().map(|(_, g)| *g)));
+                }
                 many => problems.push(format!(
                     "group `{}.{gid}` was certified by more than one input: {}",
                     c.id,
@@ -198,5 +245,50 @@ pub fn run(inputs: &[PathBuf], out: &Path) -> i32 {
             eprintln!("error: {e}");
             crate::exit::INVALID
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::CheckEntry;
+
+    fn check(id: &str, status: Status) -> CheckEntry {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "check": id, "title": id, "severity": "required", "status": status,
+            "attempts": [], "durationMs": 0, "expectations": [], "captures": {}, "source": "x:1"
+        }))
+        .unwrap()
+    }
+
+    fn group(checks: Vec<CheckEntry>) -> GroupResult {
+        GroupResult {
+            catalog: "reachability".into(),
+            id: "g".into(),
+            title: "g".into(),
+            status: Status::Pass,
+            checks,
+        }
+    }
+
+    #[test]
+    fn reachability_copies_keep_each_checks_worst_result() {
+        let a = group(vec![check("a", Status::Pass), check("b", Status::Skipped)]);
+        let b = group(vec![
+            check("a", Status::Fail),
+            check("b", Status::Pass),
+            check("c", Status::Pass),
+        ]);
+        let g = worst_of(&a, [&b].into_iter());
+        let st: Vec<(String, Status)> = g.checks.iter().map(|c| (c.id.clone(), c.status)).collect();
+        assert_eq!(
+            st,
+            [
+                ("a".into(), Status::Fail),
+                ("b".into(), Status::Pass),
+                ("c".into(), Status::Pass)
+            ]
+        );
+        assert_eq!(g.status, Status::Fail);
     }
 }
