@@ -51,6 +51,25 @@ pub enum IntOrTemplate {
     Template(String),
 }
 
+impl IntOrTemplate {
+    /// As a TCP/UDP port once rendered: 1–65535.
+    pub fn port(&self) -> Option<u16> {
+        let n = match self {
+            IntOrTemplate::Int(n) => u16::try_from(*n).ok(),
+            IntOrTemplate::Template(s) => s.trim().parse::<u16>().ok(),
+        };
+        n.filter(|&n| n != 0)
+    }
+
+    /// As written, for messages (`22`, `"{{ vars.port }}"`).
+    pub fn shown(&self) -> String {
+        match self {
+            IntOrTemplate::Int(n) => n.to_string(),
+            IntOrTemplate::Template(s) => format!("{s:?}"),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for IntOrTemplate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match Value::deserialize(d)? {

@@ -43,7 +43,6 @@ use serde_json::{Value, json};
 
 use super::{Limits, Observation, ProbeError};
 use crate::model::probe::{Dns, RecordType as Wanted};
-use crate::model::shapes::IntOrTemplate;
 
 /// Runs one DNS query as `spec` describes, within `limits.timeout`.
 pub async fn run(spec: &Dns, limits: Limits) -> Observation {
@@ -103,10 +102,10 @@ async fn inner(spec: &Dns, limits: Limits) -> Observation {
 fn server(spec: &Dns) -> Result<Option<SocketAddr>, String> {
     let port = match &spec.port {
         None => None,
-        Some(p) => Some(port(p).ok_or_else(|| {
+        Some(p) => Some(p.port().ok_or_else(|| {
             format!(
                 "dns port must be a number from 1 to 65535, got {}",
-                shown(p)
+                p.shown()
             )
         })?),
     };
@@ -118,21 +117,6 @@ fn server(spec: &Dns) -> Result<Option<SocketAddr>, String> {
                 .map_err(|_| format!("dns server must be an IP address, got {s:?}"))?;
             Ok(Some(SocketAddr::new(ip, port.unwrap_or(53))))
         }
-    }
-}
-
-fn port(p: &IntOrTemplate) -> Option<u16> {
-    let n = match p {
-        IntOrTemplate::Int(n) => u16::try_from(*n).ok(),
-        IntOrTemplate::Template(s) => s.trim().parse::<u16>().ok(),
-    };
-    n.filter(|&n| n != 0)
-}
-
-fn shown(p: &IntOrTemplate) -> String {
-    match p {
-        IntOrTemplate::Int(n) => n.to_string(),
-        IntOrTemplate::Template(s) => format!("{s:?}"),
     }
 }
 

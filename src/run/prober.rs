@@ -126,13 +126,12 @@ fn typed<T: DeserializeOwned>(spec: &Value) -> Result<T, Box<Observation>> {
 }
 
 fn port(p: &IntOrTemplate) -> Result<u16, Box<Observation>> {
-    let raw = match p {
-        IntOrTemplate::Int(n) => n.to_string(),
-        IntOrTemplate::Template(s) => s.clone(),
-    };
-    raw.trim()
-        .parse::<u16>()
-        .map_err(|_| Box::new(failed("usage", format!("`{raw}` is not a port number"))))
+    p.port().ok_or_else(|| {
+        Box::new(failed(
+            "usage",
+            format!("{} is not a port number", p.shown()),
+        ))
+    })
 }
 
 /// An observation that says the probe could not run.

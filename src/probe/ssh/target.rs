@@ -9,7 +9,6 @@ use russh::keys::ssh_key::Fingerprint;
 
 use super::error::fail;
 use crate::model::probe::Ssh;
-use crate::model::shapes::IntOrTemplate;
 use crate::probe::ProbeError;
 
 /// A check: the command and the connection it runs on.
@@ -83,10 +82,10 @@ impl Target {
         let user = spec.user.clone().unwrap_or_else(default_user);
         let port = match &spec.port {
             None => 22,
-            Some(p) => port(p).ok_or_else(|| {
+            Some(p) => p.port().ok_or_else(|| {
                 usage(format!(
                     "ssh port must be a number from 1 to 65535, got {}",
-                    shown(p)
+                    p.shown()
                 ))
             })?,
         };
@@ -179,21 +178,6 @@ fn jump(text: &str) -> Result<Endpoint, ProbeError> {
     })
 }
 
-fn port(p: &IntOrTemplate) -> Option<u16> {
-    let n = match p {
-        IntOrTemplate::Int(n) => u16::try_from(*n).ok(),
-        IntOrTemplate::Template(s) => s.trim().parse::<u16>().ok(),
-    };
-    n.filter(|&n| n != 0)
-}
-
-fn shown(p: &IntOrTemplate) -> String {
-    match p {
-        IntOrTemplate::Int(n) => n.to_string(),
-        IntOrTemplate::Template(s) => format!("{s:?}"),
-    }
-}
-
 fn unbracket(host: &str) -> &str {
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -227,6 +211,7 @@ fn usage(message: String) -> ProbeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::shapes::IntOrTemplate;
 
     fn spec(host: &str) -> Ssh {
         Ssh {
