@@ -45,12 +45,14 @@ impl Secrets {
         for (cat, name, reference) in refs {
             let v = match resolve_one(reference) {
                 Err(_) if replay => Ok(MASK.to_string()),
+                // Too short to mask without masking every occurrence of a common string,
+                // and too short to be a secret: refused, so it can never leak unmasked.
+                Ok(v) if v.len() < MIN_SENSITIVE => Err(format!(
+                    "the value is shorter than {MIN_SENSITIVE} characters; labcert cannot keep it out of its output"
+                )),
                 v => v,
             };
-            // A value this short would mask every occurrence of a common string (and is no
-            // secret worth the name); it is still substituted, never masked.
             if let Ok(value) = &v
-                && value.len() >= MIN_SENSITIVE
                 && value != MASK
             {
                 s.masked
@@ -246,6 +248,19 @@ fn resolve_one(reference: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_secret_too_short_to_mask_is_refused() {
+        // SAFETY: tests in this module are the only readers of this variable.
+        unsafe { std::env::set_var("LABCERT_TEST_SECRET_SHORT", "ab") };
+        let s = Secrets::resolve(&[(
+            "c".into(),
+            "t".into(),
+            "env:LABCERT_TEST_SECRET_SHORT".into(),
+        )]);
+        let err = s.substitute("c", &json!("<secret:t>")).unwrap_err();
+        assert!(err.contains("shorter than 4 characters"), "{err}");
+    }
 
     #[test]
     fn substitutes_and_masks() {
