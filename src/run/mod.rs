@@ -2,6 +2,7 @@
 //! at once, under the run's limits; [`check`] runs one check's attempts and judges them.
 //! Reporters receive [`Event`]s and never drive the run.
 
+mod cancel;
 pub mod check;
 pub mod classify;
 pub mod events;
@@ -19,8 +20,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use cancel::Cancel;
 pub use events::{Event, Reporter};
-pub use schedule::{Cancel, Options, run};
+pub use schedule::{Options, run};
 
 use crate::judge::ExpectationResult;
 

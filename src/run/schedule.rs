@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::cancel::{Cancel, RUNNING};
 use super::check::{Env, Parts, execute, observe};
 use super::events::{Event, Reporter};
 use super::limits::Limits;
@@ -44,61 +44,6 @@ impl Default for Options {
             fail_fast: false,
             groups: HashMap::new(),
             stop_on_substrate_failure: false,
-        }
-    }
-}
-
-/// Stops a run from outside (Ctrl-C) or from inside (`--fail-fast`).
-#[derive(Clone, Default)]
-pub struct Cancel(Arc<(AtomicU8, Notify)>);
-
-const RUNNING: u8 = 0;
-const NO_NEW: u8 = 1;
-const INTERRUPTED: u8 = 2;
-/// A substrate check failed during qualification: everything stops, like an interrupt.
-const INFRA: u8 = 3;
-
-impl Cancel {
-    /// Ctrl-C: in-flight probes are abandoned, nothing new starts.
-    pub fn interrupt(&self) {
-        self.0.0.store(INTERRUPTED, Ordering::SeqCst);
-        self.0.1.notify_waiters();
-        self.0.1.notify_one();
-    }
-
-    fn stop_new(&self) {
-        let _ = self
-            .0
-            .0
-            .compare_exchange(RUNNING, NO_NEW, Ordering::SeqCst, Ordering::SeqCst);
-    }
-
-    fn state(&self) -> u8 {
-        self.0.0.load(Ordering::SeqCst)
-    }
-
-    pub fn is_interrupted(&self) -> bool {
-        self.state() == INTERRUPTED
-    }
-
-    /// Stops everything because the infrastructure failed (qualification).
-    fn infra_failure(&self) {
-        self.0.0.store(INFRA, Ordering::SeqCst);
-        self.0.1.notify_waiters();
-        self.0.1.notify_one();
-    }
-
-    async fn interrupted(&self) {
-        while self.state() < INTERRUPTED {
-            self.0.1.notified().await;
-        }
-    }
-
-    fn reason(&self) -> &'static str {
-        match self.state() {
-            INTERRUPTED => "cancelled: interrupted",
-            INFRA => "cancelled: a substrate check failed (infra_failure), the run stopped",
-            _ => "cancelled: --fail-fast after a required failure",
         }
     }
 }
