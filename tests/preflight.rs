@@ -205,6 +205,13 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
             "catalog `healthy` changed since certification",
         ),
         (
+            "digest that is not a digest",
+            |m| edit(m, |v| v["catalogs"][0]["sha256"] = json!("aé".repeat(20))),
+            vec![],
+            2,
+            "not a valid manifest",
+        ),
+        (
             "older major tool",
             |m| edit(m, |v| v["tool"]["version"] = json!("9.0.0")),
             vec![],

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::manifest::provenance::{fmt_time, new_id};
+use crate::manifest::provenance::{fmt_time, new_id, short_digest};
 use crate::manifest::{self, CatalogRef, GroupResult, Manifest, Mode, RunStatus, Summary};
 use crate::run::Status;
 
@@ -91,8 +91,8 @@ pub fn merge(inputs: &[Manifest]) -> Result<Manifest, String> {
                 Some(x) if x.sha256 != c.sha256 => problems.push(format!(
                     "catalog `{}` differs between inputs (sha256 {} vs {}): certify with the same catalogs",
                     c.id,
-                    &x.sha256[..12.min(x.sha256.len())],
-                    &c.sha256[..12.min(c.sha256.len())]
+                    short_digest(&x.sha256),
+                    short_digest(&c.sha256)
                 )),
                 Some(x) => x.selected |= c.selected,
             }

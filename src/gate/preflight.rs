@@ -206,8 +206,8 @@ fn catalog_rules(
                     let why = format!(
                         "catalog `{}` changed since certification (sha256 {} then, {} now)",
                         pc.id,
-                        &r.sha256[..12.min(r.sha256.len())],
-                        &now[..12]
+                        provenance::short_digest(&r.sha256),
+                        provenance::short_digest(&now)
                     );
                     if req.allow_catalog_drift {
                         warnings.push(format!("ACCEPTED BY --allow-catalog-drift: {why}"));

@@ -104,6 +104,7 @@ pub struct CatalogRef {
     /// Path as given to labcert.
     pub file: String,
     /// SHA-256 of the file's bytes, lower-case hex.
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
     pub sha256: String,
     /// Whether the catalog's provider was certified in this run.
     pub selected: bool,

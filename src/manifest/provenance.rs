@@ -14,6 +14,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The first 12 characters of a digest, for messages (never splits a character).
+pub fn short_digest(d: &str) -> String {
+    d.chars().take(12).collect()
+}
+
 /// UTC RFC 3339 to the second: `2026-11-29T09:15:00Z`.
 pub fn fmt_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
