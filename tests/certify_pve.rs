@@ -91,35 +91,7 @@ fn api_checks() -> &'static BTreeSet<String> {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
-        let checks: Vec<&Value> = plan["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["catalog"] == "pve" && c["state"] == "planned")
-            .collect();
-        let mut ssh: BTreeSet<String> = BTreeSet::new();
-        loop {
-            let before = ssh.len();
-            for c in &checks {
-                let needs_ssh = c["needs"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|n| ssh.contains(n.as_str().unwrap()));
-                if c["probe"]["kind"] == "ssh" || needs_ssh {
-                    ssh.insert(c["id"].as_str().unwrap().to_string());
-                }
-            }
-            if ssh.len() == before {
-                break;
-            }
-        }
-        checks
-            .iter()
-            .map(|c| c["id"].as_str().unwrap().to_string())
-            .filter(|id| !ssh.contains(id))
-            .collect()
+        support::pve::api_checks(&serde_json::from_slice(&o.stdout).unwrap())
     })
 }
 

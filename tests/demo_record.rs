@@ -108,38 +108,6 @@ fn reachability_off() -> Vec<(String, String)> {
 
 // ---- pve -----------------------------------------------------------------------------------
 
-/// The pve checks an API fixture decides: not SSH, not waiting on an SSH check.
-fn pve_api_checks(plan: &Value) -> BTreeSet<String> {
-    let checks: Vec<&Value> = plan["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["catalog"] == "pve" && c["state"] == "planned")
-        .collect();
-    let mut ssh: BTreeSet<String> = BTreeSet::new();
-    loop {
-        let before = ssh.len();
-        for c in &checks {
-            let needs_ssh = c["needs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|n| ssh.contains(n.as_str().unwrap()));
-            if c["probe"]["kind"] == "ssh" || needs_ssh {
-                ssh.insert(c["id"].as_str().unwrap().to_string());
-            }
-        }
-        if ssh.len() == before {
-            break;
-        }
-    }
-    checks
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .filter(|id| !ssh.contains(id))
-        .collect()
-}
-
 /// The SSH side of the PVE part, inside its namespace: the demo's node and VM addresses on
 /// the loopback, `pve1.lab.test`/`pve2.lab.test` in the namespace's `/etc/hosts`, one sshd
 /// per node (root, real `sysctl`/`ip`, a fake `timedatectl`) and per certification VM (the
@@ -413,7 +381,7 @@ fn record_pve(faults: &[Scenario], repair: bool, secrets: &mut Vec<String>) -> V
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let want = pve_api_checks(&serde_json::from_slice(&o.stdout).unwrap());
+    let want = support::pve::api_checks(&serde_json::from_slice(&o.stdout).unwrap());
 
     let out = dir.join("manifest-pve.json");
     let events = dir.join("events-pve.ndjson");

@@ -258,3 +258,36 @@ impl Drop for PveFixture {
         }
     }
 }
+
+/// The pve checks of a plan (`labcert plan --format json`) an API fixture can decide:
+/// planned, not probed over SSH, and not waiting on a check that is.
+pub fn api_checks(plan: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let checks: Vec<&serde_json::Value> = plan["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["catalog"] == "pve" && c["state"] == "planned")
+        .collect();
+    let mut ssh = std::collections::BTreeSet::new();
+    loop {
+        let before = ssh.len();
+        for c in &checks {
+            let needs_ssh = c["needs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| ssh.contains(n.as_str().unwrap()));
+            if c["probe"]["kind"] == "ssh" || needs_ssh {
+                ssh.insert(c["id"].as_str().unwrap().to_string());
+            }
+        }
+        if ssh.len() == before {
+            break;
+        }
+    }
+    checks
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .filter(|id| !ssh.contains(id))
+        .collect()
+}
