@@ -3,43 +3,18 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use common::{Out, labcert_env};
+use common::{Out, certified_healthy, labcert_env};
 
 /// A fresh, valid, signed certification of the `healthy` fixture topology.
 fn certified(dir: &Path) -> (PathBuf, PathBuf) {
     let key = dir.join("key");
     let out = labcert_env(&["keygen", key.to_str().unwrap()], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let m = dir.join("m.json");
-    let o = labcert_env(
-        &[
-            "--catalogs",
-            "fixtures/certify",
-            "certify",
-            "--environment",
-            "lab-a",
-            "--topology",
-            "healthy",
-            "--var",
-            &format!("healthy.open_port={port}"),
-            "--out",
-            m.to_str().unwrap(),
-            "--sign",
-            key.to_str().unwrap(),
-        ],
-        &[
-            ("LOCAL_TOKEN".into(), "t0k3n-x".into()),
-            ("CI".into(), "1".into()),
-        ],
-    );
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let m = certified_healthy(dir, &["--sign", key.to_str().unwrap()]);
     (m, dir.join("key.pub"))
 }
 

@@ -5,39 +5,15 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{Out, labcert_env, root};
+use common::{Out, certified_healthy, labcert_env, root};
 
 fn certified(dir: &Path) -> PathBuf {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let m = dir.join("m.json");
-    let o = labcert_env(
-        &[
-            "--catalogs",
-            "fixtures/certify",
-            "certify",
-            "--environment",
-            "lab-a",
-            "--topology",
-            "healthy",
-            "--var",
-            &format!("healthy.open_port={port}"),
-            "--out",
-            m.to_str().unwrap(),
-        ],
-        &[
-            ("LOCAL_TOKEN".into(), "x-token".into()),
-            ("CI".into(), "1".into()),
-        ],
-    );
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    m
+    certified_healthy(dir, &[])
 }
 
 fn qualify(dir: &Path, m: &Path, vars: &[&str]) -> (Out, Value) {

@@ -40,3 +40,35 @@ pub fn labcert_env(args: &[&str], envs: &[(String, String)]) -> Out {
 pub fn rel(p: &Path) -> String {
     p.strip_prefix(root()).unwrap_or(p).display().to_string()
 }
+
+/// A fresh, valid `pass` certification (`DIR/m.json`) of the `fixtures/certify` topology
+/// `healthy` for environment `lab-a`; `extra` goes to `certify` (e.g. `--sign KEY`).
+pub fn certified_healthy(dir: &Path, extra: &[&str]) -> PathBuf {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let m = dir.join("m.json");
+    let var = format!("healthy.open_port={port}");
+    let mut args = vec![
+        "--catalogs",
+        "fixtures/certify",
+        "certify",
+        "--environment",
+        "lab-a",
+        "--topology",
+        "healthy",
+        "--var",
+        &var,
+        "--out",
+        m.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = labcert_env(
+        &args,
+        &[
+            ("LOCAL_TOKEN".into(), "t0k3n-x".into()),
+            ("CI".into(), "1".into()),
+        ],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    m
+}
