@@ -25,6 +25,10 @@
 //! link to the test's own namespace. Needs root, iproute2, nftables, dnsmasq, openssh-server,
 //! curl and iputils-ping (`scripts/test.sh` installs them).
 
+// The netlab's HTTPS cloud API uses the test CA.
+#[allow(dead_code)]
+#[path = "support/https.rs"]
+mod https;
 #[path = "support/manifest.rs"]
 mod manifest;
 #[allow(dead_code)]
@@ -233,14 +237,15 @@ fn matrix(run: &Run, title: &str) -> BTreeMap<(String, String), String> {
         };
         cells.insert((from.to_string(), to.to_string()), cell);
     }
-    let names = ["vm1", "vm2", "vm3", "cloud1"];
-    let mut text = format!("{title}\n{:<8}", "from\\to");
-    for to in names {
+    let names: std::collections::BTreeSet<&str> =
+        cells.keys().map(|(from, _)| from.as_str()).collect();
+    let mut text = format!("{title}\n{:<11}", "from\\to");
+    for to in &names {
         text.push_str(&format!("{to:<16}"));
     }
-    for from in names {
-        text.push_str(&format!("\n{from:<8}"));
-        for to in names {
+    for from in &names {
+        text.push_str(&format!("\n{from:<11}"));
+        for to in &names {
             let cell = cells
                 .get(&(from.to_string(), to.to_string()))
                 .map(String::as_str)
@@ -571,4 +576,69 @@ fn a_runner_without_a_resolver_is_blocked_not_failed() {
         })
         .collect();
     expect(&by_address, ("pass", None));
+}
+
+// ---- the demo topology, laid out as a lab -------------------------------------------------
+
+/// Reachability ids of the demo topology's checks (all of them run: every provider is
+/// selected).
+const DEMO_CHECKS: usize = 70;
+
+/// The demo topology's own reachability inputs — addresses, names, users, MACs, deny
+/// rules, HTTPS cloud APIs — run against a lab laid out from them (only the runner's key
+/// and `known_hosts` differ), with stand-ins for all four provider catalogs: every check
+/// passes, the time checks included (the lab answers `timedatectl`). Then an Azure and an
+/// OCI instance lose a path each, and exactly those checks fail.
+#[test]
+fn the_demo_topology_laid_out_as_a_lab_passes_and_fails_only_the_cut_paths() {
+    let inputs = netlab::from_vars::topology_inputs(Path::new("catalogs/topologies/demo.yaml"));
+    let lab = Lab::from_inputs(inputs);
+    println!("{}setup {:?}", lab.describe(), lab.setup);
+    let root = lab.standin_catalogs();
+    let run = certify(&lab, &root, TOPOLOGY, "pve,aws,azure,oci", &[]);
+    println!("certify took {:?}\n{}", run.took, run.output);
+    let cells = matrix(&run, "demo layout: mesh (from × to)");
+    let all = run.reachability();
+    // The cloud API names have no address to pin.
+    let unpinned = ids(&[
+        "dns.pinned[ec2.eu-west-1.amazonaws.com]",
+        "dns.pinned[iaas.eu-frankfurt-1.oraclecloud.com]",
+        "dns.pinned[management.azure.com]",
+    ]);
+    assert_eq!(run.with_status("skipped"), unpinned);
+    let not_passing: Vec<_> = all
+        .iter()
+        .filter(|(id, (s, _))| s != "pass" && !unpinned.contains(id))
+        .collect();
+    assert!(not_passing.is_empty(), "{not_passing:#?}\n{}", run.output);
+    assert_eq!(all.len(), DEMO_CHECKS + 3, "{:#?}", all.keys());
+    assert_eq!(cells.len(), 30, "6 endpoints, every ordered pair");
+    assert_eq!(run.code, 0);
+    // The names the topology pins, and a cloud API over TLS with the lab's CA.
+    let api = check(&run.m, "reachability.runner.cloud-apis[azure]");
+    assert_eq!(api["evidence"]["status"], 403, "{api:#}");
+    let l2 = check(&run.m, "reachability.pve.l2-same-vlan[cert-a,cert-b]");
+    assert_eq!(l2["expectations"][0]["actual"], "bc:24:11:7a:01:b3");
+
+    lab.refuse("cert-az-a", "cert-a", 22);
+    lab.drop_tcp("cert-oci-a", "cert-c", 22);
+    let run = certify(&lab, &root, TOPOLOGY, "pve,aws,azure,oci", &[]);
+    let cells = matrix(
+        &run,
+        "demo layout: cert-az-a→cert-a refused, cert-oci-a→cert-c dropped",
+    );
+    assert_eq!(cell(&cells, "cert-az-a", "cert-a"), "FAIL:refused");
+    assert_eq!(cell(&cells, "cert-oci-a", "cert-c"), "FAIL:timeout");
+    assert_eq!(
+        run.with_status("fail"),
+        ids(&[
+            "mesh.from-azure[cert-az-a,cert-a]",
+            "mesh.from-oci[cert-oci-a,cert-c]"
+        ]),
+        "{}",
+        run.output
+    );
+    assert_eq!(run.with_status("pass").len(), DEMO_CHECKS - 2);
+    assert_eq!(run.with_status("skipped"), unpinned);
+    assert_eq!(run.code, 1);
 }

@@ -44,10 +44,15 @@ pub struct Certs {
 
 impl Certs {
     pub fn new() -> Certs {
+        Certs::for_names(&["127.0.0.1".to_string()])
+    }
+
+    /// A CA and a leaf for `names` (DNS names or IP addresses) signed by it.
+    pub fn for_names(names: &[String]) -> Certs {
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let mut leaf = CertificateParams::new(names.to_vec()).unwrap();
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = KeyPair::generate().unwrap();
         let cert = leaf.signed_by(&key, &ca).unwrap();
@@ -67,6 +72,14 @@ impl Certs {
 
     /// A TLS acceptor presenting the leaf, speaking the given TLS versions.
     pub fn acceptor(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> TlsAcceptor {
+        TlsAcceptor::from(self.server_config(versions))
+    }
+
+    /// The server side presenting the leaf, speaking the given TLS versions (HTTP/1.1).
+    pub fn server_config(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let key = rustls::pki_types::PrivatePkcs8KeyDer::from(self.leaf_key.clone());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -76,7 +89,7 @@ impl Certs {
             .with_single_cert(vec![self.leaf.clone()], key.into())
             .unwrap();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        TlsAcceptor::from(Arc::new(config))
+        Arc::new(config)
     }
 }
 

@@ -35,6 +35,8 @@ pub mod dns;
 pub mod exec;
 #[path = "netlab/firewall.rs"]
 pub mod firewall;
+#[path = "netlab/from_vars.rs"]
+pub mod from_vars;
 #[path = "netlab/layout.rs"]
 pub mod layout;
 #[path = "netlab/namespaces.rs"]
@@ -55,11 +57,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tokio_rustls::rustls;
+
+use super::https;
 
 use dns::Dnsmasq;
 use exec::{bind_in, command_in, connect_in};
 use firewall::Verdict;
-use layout::{Host, Role};
+use layout::{Api, Host, Plan, Role};
 use namespaces::{Namespaces, PREFIX};
 use servers::{Kind, Server};
 use sshd::{Keys, Sshd};
@@ -70,16 +75,23 @@ static MADE: AtomicU32 = AtomicU32::new(0);
 /// How long the lab's services may take to come up.
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
+/// A fake `timedatectl` answering as a synchronised clock does.
+const TIMEDATECTL: &str = "#!/bin/sh\n[ \"$*\" = \"show -p NTPSynchronized --value\" ] && echo yes && exit 0\n\
+    echo \"timedatectl fake: unexpected: $*\" >&2; exit 1\n";
+
 /// A running lab; everything stops and is deleted on drop.
 pub struct Lab {
-    /// Third octet of the lab's 10.251.X.0/24.
-    pub x: u8,
+    pub plan: Plan,
     pub hosts: Vec<Host>,
     pub switch: String,
     pub router: String,
     pub keys: Keys,
     /// How long [`Lab::start`] took.
     pub setup: Duration,
+    /// Environment labcert runs with in the runner: the fakes' PATH, the API's CA.
+    env: Vec<(String, String)>,
+    /// The reachability inputs the plan was laid out from ([`Lab::from_inputs`]).
+    inputs: Option<Value>,
     sshd: Vec<(&'static str, Sshd)>,
     dnsmasq: Option<Dnsmasq>,
     servers: Vec<Server>,
@@ -96,20 +108,46 @@ impl Drop for Lab {
     }
 }
 
+/// `lcnl-<pid>-<n>`: a new lab's namespace prefix (see [`namespaces::remove_stale`]).
+pub fn new_prefix() -> String {
+    namespaces::remove_stale();
+    let n = MADE.fetch_add(1, Ordering::SeqCst);
+    format!("{PREFIX}-{}-{n}", std::process::id())
+}
+
 impl Lab {
-    /// Builds the healthy lab and waits until every service answers from the runner.
+    /// Builds the healthy test lab ([`layout::netlab`]) and waits until every service
+    /// answers from the runner.
     pub fn start() -> Lab {
-        let started = Instant::now();
-        namespaces::remove_stale();
+        let prefix = new_prefix();
         let pid = std::process::id();
-        let n = MADE.fetch_add(1, Ordering::SeqCst);
-        let prefix = format!("{PREFIX}-{pid}-{n}");
+        let n = MADE.load(Ordering::SeqCst);
         // Labs are sealed off from each other and from the host, so any X is safe; it only
         // varies to tell labs apart in logs.
         let x = ((u64::from(pid) * 37 + u64::from(n) * 101) % 256) as u8;
-        let hosts = layout::hosts(x, &prefix);
-        let by_role = |r: Role| hosts.iter().find(|h| h.role == r).expect("layout role");
-        let dns_host = by_role(Role::Dns).clone();
+        Lab::start_plan(layout::netlab(x, &prefix))
+    }
+
+    /// Builds a lab laid out from reachability inputs ([`from_vars::plan`]); the catalog then
+    /// runs on those very inputs, but for the runner's key and `known_hosts`.
+    pub fn from_inputs(inputs: Value) -> Lab {
+        let mut lab = Lab::start_plan(from_vars::plan(&inputs, &new_prefix()));
+        lab.inputs = Some(inputs);
+        lab
+    }
+
+    /// Builds the lab `plan` lays out (its namespaces made with [`new_prefix`]) and waits
+    /// until every service answers from the runner.
+    pub fn start_plan(plan: Plan) -> Lab {
+        let started = Instant::now();
+        let prefix = plan
+            .by_role(Role::Runner)
+            .ns
+            .rsplit_once('-')
+            .map(|(p, _)| p.to_string())
+            .expect("namespace prefix");
+        let hosts = plan.hosts.clone();
+        let dns_host = plan.by_role(Role::Dns).clone();
 
         let mut namespaces = Namespaces::new();
         let switch = format!("{prefix}-switch");
@@ -119,46 +157,75 @@ impl Lab {
         for h in &hosts {
             namespaces.add(&h.ns);
             namespaces.resolver(&h.ns, dns_host.addr);
+            if h.user != "root" {
+                namespaces.login(&h.ns, &h.user);
+            }
         }
-        namespaces::wire(x, &switch, &router, &hosts);
-        let sources: Vec<String> = [20, 30, 40].map(|v| layout::subnet(x, v)).to_vec();
+        namespaces::wire(&switch, &router, &plan);
         let nodes: Vec<Ipv4Addr> = hosts
             .iter()
             .filter(|h| h.role == Role::PveNode)
             .map(|h| h.addr)
             .collect();
-        firewall::load(&router, &firewall::router_rules(&sources, &nodes));
+        firewall::load(&router, &firewall::router_rules(&plan.deny_sources, &nodes));
 
         // Named after the lab, so a later lab can delete it if this process dies first.
         let dir = tempfile::Builder::new()
             .prefix(&format!("{prefix}-"))
             .tempdir()
             .expect("temp dir");
+        let mut env = Vec::new();
+        let bin = dir.path().join("bin");
+        if plan.timedatectl {
+            std::fs::create_dir_all(&bin).expect("fake bin dir");
+            let fake = bin.join("timedatectl");
+            std::fs::write(&fake, TIMEDATECTL).expect("fake timedatectl");
+            std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("fake timedatectl mode");
+            let path = std::env::var("PATH").unwrap_or_default();
+            env.push(("PATH".into(), format!("{}:{path}", bin.display())));
+        }
         let keys = sshd::keys(dir.path(), &hosts);
-        let dnsmasq = Dnsmasq::start(&dns_host, &hosts);
+        let dnsmasq = Dnsmasq::start(&dns_host, &plan);
         let sshd: Vec<(&'static str, Sshd)> = hosts
             .iter()
             .filter(|h| h.has_sshd())
-            .map(|h| (h.name, Sshd::start(dir.path(), h, &keys)))
+            .map(|h| {
+                let fakes = (plan.timedatectl && h.role == Role::PveNode).then_some(bin.as_path());
+                (h.name, Sshd::start(dir.path(), h, &keys, fakes))
+            })
             .collect();
+        let tls = match &plan.api {
+            Api::Http => None,
+            Api::Https(names) => {
+                let certs = https::Certs::for_names(names);
+                let ca = dir.path().join("api-ca.pem");
+                std::fs::write(&ca, &certs.ca_pem).expect("API CA");
+                env.push(("SSL_CERT_FILE".into(), ca.display().to_string()));
+                Some(certs.server_config(&[&rustls::version::TLS13, &rustls::version::TLS12]))
+            }
+        };
         let mut servers = Vec::new();
         for h in &hosts {
-            let (port, kind) = match h.role {
-                Role::Mirror => (80, Kind::Mirror),
-                Role::CloudApi => (80, Kind::CloudApi),
-                Role::PveNode => (8006, Kind::Port),
+            let (port, kind, tls) = match h.role {
+                Role::Mirror => (80, Kind::Mirror, None),
+                Role::CloudApi if tls.is_some() => (443, Kind::CloudApi, tls.clone()),
+                Role::CloudApi => (80, Kind::CloudApi, None),
+                Role::PveNode => (8006, Kind::Port, None),
                 _ => continue,
             };
             let listener = bind_in(&h.ns, SocketAddr::from((h.addr, port)));
-            servers.push(Server::start(h.name, listener, kind));
+            servers.push(Server::start(h.name, listener, kind, tls));
         }
         let mut lab = Lab {
-            x,
+            plan,
             hosts,
             switch,
             router,
             keys,
             setup: Duration::ZERO,
+            env,
+            inputs: None,
             sshd,
             dnsmasq: Some(dnsmasq),
             servers,
@@ -175,10 +242,10 @@ impl Lab {
     /// accepts.
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + READY_WITHIN;
-        let runner = self.host("runner").ns.clone();
-        let dns = self.host("dns").addr;
-        let pve1 = self.host("pve1").clone();
-        while !dns::answers(&runner, dns, &pve1.fqdn(), pve1.addr) {
+        let runner = self.plan.by_role(Role::Runner).ns.clone();
+        let dns = self.plan.by_role(Role::Dns).addr;
+        let node = self.plan.by_role(Role::PveNode).clone();
+        while !dns::answers(&runner, dns, &node.fqdn, node.addr) {
             let exited = self.dnsmasq.as_mut().is_some_and(Dnsmasq::exited);
             assert!(!exited, "dnsmasq exited in the lab");
             assert!(Instant::now() < deadline, "dnsmasq did not answer in time");
@@ -189,11 +256,11 @@ impl Lab {
             .iter()
             .map(|s| (s.host, SocketAddr::from((self.host(s.host).addr, s.port))))
             .collect();
-        ports.extend(
-            self.sshd
-                .iter()
-                .map(|(name, _)| (*name, SocketAddr::from((self.host(name).addr, 22)))),
-        );
+        for (name, _) in &self.sshd {
+            for a in self.host(name).addrs() {
+                ports.push((*name, SocketAddr::from((a, 22))));
+            }
+        }
         for (name, to) in ports {
             loop {
                 if connect_in(&runner, to, Duration::from_millis(200)).is_ok() {
@@ -212,9 +279,15 @@ impl Lab {
     }
 
     /// The fixture does what the deny rules claim: from a test VM, a node's SSH port gives
-    /// no answer at all, while the neighbour's SSH answers.
+    /// no answer at all, while a neighbour's SSH answers.
     fn assert_deny_is_silent(&self) {
-        let (vm1, vm2, pve1) = (self.host("vm1"), self.host("vm2"), self.host("pve1"));
+        let vm1 = self.plan.by_role(Role::PveVm);
+        let pve1 = self.plan.by_role(Role::PveNode);
+        let vm2 = self
+            .hosts
+            .iter()
+            .find(|h| h.role == Role::PveVm && h.name != vm1.name)
+            .expect("two PVE VMs");
         let wait = Duration::from_millis(300);
         let e = connect_in(&vm1.ns, SocketAddr::from((pve1.addr, 22)), wait)
             .expect_err("the router drops vm1 → pve1:22");
@@ -234,21 +307,44 @@ impl Lab {
     /// Runs the labcert binary in the runner's namespace, from the repository root, with
     /// `envs` added (no `LABCERT_CATALOGS`, no ssh-agent, plain output).
     pub fn labcert(&self, args: &[String], envs: &[(&str, &str)]) -> Output {
-        command_in(&self.host("runner").ns, env!("CARGO_BIN_EXE_labcert"))
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_remove("LABCERT_CATALOGS")
-            .env_remove("SSH_AUTH_SOCK")
-            .env_remove("NO_COLOR")
-            .env("CI", "true")
-            .envs(envs.iter().copied())
-            .output()
-            .expect("running labcert in the runner's namespace")
+        command_in(
+            &self.plan.by_role(Role::Runner).ns,
+            env!("CARGO_BIN_EXE_labcert"),
+        )
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("LABCERT_CATALOGS")
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("NO_COLOR")
+        .env("CI", "true")
+        .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(envs.iter().copied())
+        .output()
+        .expect("running labcert in the runner's namespace")
     }
 
     /// The reachability catalog's inputs for this lab, as `(name, JSON)`.
-    pub fn reachability_vars(&self) -> Vec<(&'static str, Value)> {
-        vars::reachability(&self.hosts, &self.keys)
+    pub fn reachability_vars(&self) -> Vec<(String, Value)> {
+        let Some(inputs) = &self.inputs else {
+            return vars::reachability(&self.hosts, &self.keys)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        };
+        let mut v: Vec<(String, Value)> = inputs
+            .as_object()
+            .expect("reachability inputs")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, x) in &mut v {
+            match k.as_str() {
+                "ssh_identity" => *x = Value::from(self.keys.identity.display().to_string()),
+                "known_hosts" => *x = Value::from(self.keys.known_hosts.display().to_string()),
+                _ => {}
+            }
+        }
+        v
     }
 
     /// `pve.cert_vms` naming the lab's VMs (the reachability endpoints must match them).
@@ -266,14 +362,14 @@ impl Lab {
 
     /// `to` answers TCP from `from` to `port` with a reset (`connection refused`).
     pub fn refuse(&self, from: &str, to: &str, port: u16) {
-        let from = self.host(from).addr;
-        firewall::fault(&self.host(to).ns, from, port, Verdict::Refuse);
+        let from = self.host(from).addrs();
+        firewall::fault(&self.host(to).ns, &from, port, Verdict::Refuse);
     }
 
     /// `to` silently drops TCP from `from` to `port` (the connection times out).
     pub fn drop_tcp(&self, from: &str, to: &str, port: u16) {
-        let from = self.host(from).addr;
-        firewall::fault(&self.host(to).ns, from, port, Verdict::Drop);
+        let from = self.host(from).addrs();
+        firewall::fault(&self.host(to).ns, &from, port, Verdict::Drop);
     }
 
     /// The router forwards everything: every path the design forbids is open.
@@ -295,10 +391,9 @@ impl Lab {
     /// segments fit, and SSH to it keeps working) and its switch port, where the bridge
     /// drops bigger frames without an ICMP error, as a too-small path MTU does.
     pub fn shrink_mtu(&self, host: &str, mtu: u16) {
-        let (port, mtu) = (namespaces::port(host), mtu.to_string());
-        let ns = &self.host(host).ns;
-        exec::ip(&["-n", ns, "link", "set", "eth0", "mtu", &mtu]);
-        exec::ip(&["-n", &self.switch, "link", "set", &port, "mtu", &mtu]);
+        let (h, mtu) = (self.host(host), mtu.to_string());
+        exec::ip(&["-n", &h.ns, "link", "set", "eth0", "mtu", &mtu]);
+        exec::ip(&["-n", &self.switch, "link", "set", &h.port, "mtu", &mtu]);
     }
 
     /// Stops the lab's dnsmasq: no host resolves anything any more.
@@ -337,15 +432,16 @@ impl Lab {
     /// The layout, one host a line: name, VLAN, address, MAC, namespace.
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "netlab 10.251.{}.0/24 — switch {}, router {}\n",
-            self.x, self.switch, self.router
+            "{} — switch {}, router {}\n",
+            self.plan.label, self.switch, self.router
         );
         for h in &self.hosts {
+            let addrs: Vec<String> = h.addrs().iter().map(|a| a.to_string()).collect();
             s.push_str(&format!(
-                "  {:<9} VLAN {}  {:<15} gw {:<15} {}  {}\n",
+                "  {:<10} VLAN {:<4} {:<29} gw {:<15} {}  {}\n",
                 h.name,
                 h.vlan,
-                h.addr.to_string(),
+                addrs.join(" "),
                 h.gateway.to_string(),
                 h.mac,
                 h.ns

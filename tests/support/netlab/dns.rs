@@ -1,6 +1,6 @@
 //! The lab's resolver: `dnsmasq` in the `dns` namespace, authoritative for `lab.test` (every
-//! host as `<name>.lab.test`, plus the cloud API's name); other names under `lab.test` are
-//! NXDOMAIN, names elsewhere REFUSED (no upstream). Every host's `/etc/netns` resolv.conf
+//! host's FQDN, plus the plan's other records, such as the cloud API names); other names
+//! under `lab.test` are NXDOMAIN, names elsewhere REFUSED (no upstream). Every host's `/etc/netns` resolv.conf
 //! points at it, so the system resolver inside the lab resolves lab names.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::exec::{command_in, udp_in};
-use super::layout::{CLOUD_API_NAME, Host, Role};
+use super::layout::{DOMAIN, Host, Plan};
 
 /// A running dnsmasq; killed on drop.
 pub struct Dnsmasq {
@@ -30,16 +30,16 @@ fn binary() -> &'static str {
 }
 
 impl Dnsmasq {
-    /// Starts dnsmasq on `server`'s address, port 53, serving `hosts` (the caller waits until
-    /// it answers, with [`answers`]).
-    pub fn start(server: &Host, hosts: &[Host]) -> Dnsmasq {
-        let mut records: Vec<String> = hosts
+    /// Starts dnsmasq on `server`'s address, port 53, serving the plan's names (the caller
+    /// waits until it answers, with [`answers`]).
+    pub fn start(server: &Host, plan: &Plan) -> Dnsmasq {
+        let records: Vec<String> = plan
+            .hosts
             .iter()
-            .map(|h| format!("--host-record={},{}", h.fqdn(), h.addr))
+            .map(|h| (h.fqdn.clone(), h.addr))
+            .chain(plan.records.iter().cloned())
+            .map(|(name, addr)| format!("--host-record={name},{addr}"))
             .collect();
-        if let Some(api) = hosts.iter().find(|h| h.role == Role::CloudApi) {
-            records.push(format!("--host-record={CLOUD_API_NAME},{}", api.addr));
-        }
         let mut c: Command = command_in(&server.ns, binary());
         c.args([
             "--no-daemon",
@@ -50,7 +50,7 @@ impl Dnsmasq {
             "--bind-interfaces",
             &format!("--listen-address={}", server.addr),
             "--port=53",
-            "--local=/lab.test/",
+            &format!("--local=/{DOMAIN}/"),
         ])
         .args(&records)
         .stdin(Stdio::null())

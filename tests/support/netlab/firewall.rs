@@ -56,8 +56,10 @@ pub enum Verdict {
     Drop,
 }
 
-/// In namespace `ns`: TCP from `from` to `port` is refused or dropped.
-pub fn fault(ns: &str, from: Ipv4Addr, port: u16, verdict: Verdict) {
+/// In namespace `ns`: TCP from any of `from` to `port` is refused or dropped.
+pub fn fault(ns: &str, from: &[Ipv4Addr], port: u16, verdict: Verdict) {
+    let from: Vec<String> = from.iter().map(Ipv4Addr::to_string).collect();
+    let from = from.join(", ");
     let action = match verdict {
         Verdict::Refuse => "reject with tcp reset",
         Verdict::Drop => "drop",
@@ -68,7 +70,7 @@ pub fn fault(ns: &str, from: Ipv4Addr, port: u16, verdict: Verdict) {
          \x20   type filter hook input priority 0; policy accept;\n\
          \x20 }}\n\
          }}\n\
-         add rule inet netlab_fault input ip saddr {from} tcp dport {port} {action}\n"
+         add rule inet netlab_fault input ip saddr {{ {from} }} tcp dport {port} {action}\n"
     );
     load(ns, &rules);
 }

@@ -1,5 +1,9 @@
-//! The lab's address plan: four VLANs of one /24 in 10.251.0.0/16, one bridge each, joined
-//! by a router; every host's address, gateway, MAC and role.
+//! A lab's address plan ([`Plan`]): its networks (one bridge per VLAN, the router's
+//! addresses on each) and its hosts (address, gateway, MAC, login user, role). Two plans
+//! exist: [`netlab`], the test lab below, and one laid out from a topology's reachability
+//! inputs ([`super::from_vars`]), which the demo's recording uses.
+//!
+//! The test lab: four VLANs of one /24 in 10.251.0.0/16, joined by a router.
 //!
 //! | VLAN | subnet (of 10.251.X.0/24) | gateway | hosts |
 //! |---|---|---|---|
@@ -9,23 +13,6 @@
 //! | 40 cloud | .192/26 | .193 | cloud1 .221, cloudapi .222 |
 
 use std::net::Ipv4Addr;
-
-/// One VLAN: a bridge `br<id>` in the switch namespace and a /26 routed by the router.
-#[derive(Debug, Clone, Copy)]
-pub struct Vlan {
-    pub id: u8,
-    /// First address of the /26 within the lab's /24.
-    pub base: u8,
-}
-
-pub const VLANS: [Vlan; 4] = [
-    Vlan { id: 10, base: 0 },
-    Vlan { id: 20, base: 64 },
-    Vlan { id: 30, base: 128 },
-    Vlan { id: 40, base: 192 },
-];
-
-pub const PREFIX_LEN: u8 = 26;
 
 /// What a host runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,148 +29,201 @@ pub enum Role {
     PveVm,
     /// A cloud test instance: sshd on 22.
     Cloud,
-    /// An HTTP server standing in for a cloud control plane (answers 403, like STS to GET).
+    /// An HTTP(S) server standing in for the cloud control planes (answers 403, like STS
+    /// to a bare GET).
     CloudApi,
 }
 
-/// A host of the layout (before the lab gives it a namespace and a /24).
-#[derive(Debug, Clone, Copy)]
-pub struct Spec {
-    pub name: &'static str,
-    pub vlan: u8,
-    pub octet: u8,
-    pub role: Role,
+/// One VLAN: bridge `br<vlan>` in the switch namespace, and the router's addresses on it
+/// (each a gateway of one subnet).
+#[derive(Debug, Clone)]
+pub struct Net {
+    pub vlan: u16,
+    pub router: Vec<(Ipv4Addr, u8)>,
 }
 
-pub const HOSTS: [Spec; 10] = [
-    Spec {
-        name: "dns",
-        vlan: 10,
-        octet: 2,
-        role: Role::Dns,
-    },
-    Spec {
-        name: "mirror",
-        vlan: 10,
-        octet: 5,
-        role: Role::Mirror,
-    },
-    Spec {
-        name: "runner",
-        vlan: 10,
-        octet: 10,
-        role: Role::Runner,
-    },
-    Spec {
-        name: "pve1",
-        vlan: 10,
-        octet: 11,
-        role: Role::PveNode,
-    },
-    Spec {
-        name: "pve2",
-        vlan: 10,
-        octet: 12,
-        role: Role::PveNode,
-    },
-    Spec {
-        name: "vm1",
-        vlan: 20,
-        octet: 81,
-        role: Role::PveVm,
-    },
-    Spec {
-        name: "vm2",
-        vlan: 20,
-        octet: 82,
-        role: Role::PveVm,
-    },
-    Spec {
-        name: "vm3",
-        vlan: 30,
-        octet: 171,
-        role: Role::PveVm,
-    },
-    Spec {
-        name: "cloud1",
-        vlan: 40,
-        octet: 221,
-        role: Role::Cloud,
-    },
-    Spec {
-        name: "cloudapi",
-        vlan: 40,
-        octet: 222,
-        role: Role::CloudApi,
-    },
-];
-
-/// The lab's DNS zone.
-pub const DOMAIN: &str = "lab.test";
-
-/// The name the cloud API stand-in answers as.
-pub const CLOUD_API_NAME: &str = "api.cloud.lab.test";
-
-/// A host of a running lab.
+/// A host of a lab.
 #[derive(Debug, Clone)]
 pub struct Host {
     pub name: &'static str,
     pub role: Role,
     /// Its network namespace.
     pub ns: String,
-    pub vlan: u8,
+    /// Its port on its VLAN's bridge, in the switch namespace.
+    pub port: String,
+    pub vlan: u16,
+    /// The address other hosts of the lab use.
     pub addr: Ipv4Addr,
+    /// The address the runner logs in on (a cloud instance's public one); often `addr`.
+    pub ssh: Ipv4Addr,
+    /// Prefix length of `addr` and `ssh`.
+    pub prefix: u8,
     pub gateway: Ipv4Addr,
     /// Of its `eth0`, lower case.
     pub mac: String,
+    pub fqdn: String,
+    /// Who the runner logs in as (an alias of root inside the host's namespace).
+    pub user: String,
+    /// The catalog provider of an endpoint (`pve`, `aws`, …).
+    pub provider: Option<&'static str>,
 }
 
 impl Host {
-    /// `name.lab.test`.
-    pub fn fqdn(&self) -> String {
-        format!("{}.{DOMAIN}", self.name)
-    }
-
     /// Whether an sshd runs here.
     pub fn has_sshd(&self) -> bool {
         matches!(self.role, Role::PveNode | Role::PveVm | Role::Cloud)
     }
+
+    /// Its addresses, `addr` first.
+    pub fn addrs(&self) -> Vec<Ipv4Addr> {
+        let mut a = vec![self.addr];
+        if self.ssh != self.addr {
+            a.push(self.ssh);
+        }
+        a
+    }
 }
 
-/// The address `octet` of the lab's /24 `10.251.x.0`.
-pub fn addr(x: u8, octet: u8) -> Ipv4Addr {
-    Ipv4Addr::new(10, 251, x, octet)
+/// How the cloud API stand-in answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Api {
+    /// Plain HTTP on port 80.
+    Http,
+    /// HTTPS on port 443 with a certificate for these names, from a CA the runner is told
+    /// to trust (`SSL_CERT_FILE`).
+    Https(Vec<String>),
 }
 
-/// The router's address (each host's gateway) on `vlan`.
-pub fn gateway(x: u8, vlan: u8) -> Ipv4Addr {
-    addr(x, vlan_of(vlan).base + 1)
+/// Everything a lab is built from.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// One line saying what the plan is (for [`super::Lab::describe`]).
+    pub label: String,
+    pub nets: Vec<Net>,
+    pub hosts: Vec<Host>,
+    /// DNS records besides each host's FQDN.
+    pub records: Vec<(String, Ipv4Addr)>,
+    /// Subnets the router keeps away from the PVE nodes' SSH and API ports.
+    pub deny_sources: Vec<String>,
+    pub api: Api,
+    /// Whether a fake `timedatectl` answers "synchronised" on the runner and the PVE nodes
+    /// (the machine has no systemd-timedated).
+    pub timedatectl: bool,
 }
 
-/// The subnet of `vlan`, `10.251.x.b/26`.
-pub fn subnet(x: u8, vlan: u8) -> String {
-    format!("{}/{PREFIX_LEN}", addr(x, vlan_of(vlan).base))
+impl Plan {
+    /// The host called `name`.
+    pub fn host(&self, name: &str) -> &Host {
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .unwrap_or_else(|| panic!("no host {name} in the lab"))
+    }
+
+    /// The first host with `role`.
+    pub fn by_role(&self, role: Role) -> &Host {
+        self.hosts
+            .iter()
+            .find(|h| h.role == role)
+            .unwrap_or_else(|| panic!("no {role:?} in the lab"))
+    }
 }
 
-pub fn vlan_of(id: u8) -> Vlan {
-    *VLANS
+/// The test lab's DNS zone.
+pub const DOMAIN: &str = "lab.test";
+
+/// The name the test lab's cloud API stand-in answers as.
+pub const CLOUD_API_NAME: &str = "api.cloud.lab.test";
+
+/// A host of the test lab's table.
+struct Spec {
+    name: &'static str,
+    vlan: u16,
+    octet: u8,
+    role: Role,
+}
+
+/// VLAN id and first address of its /26 within the lab's /24.
+const VLANS: [(u16, u8); 4] = [(10, 0), (20, 64), (30, 128), (40, 192)];
+
+const PREFIX_LEN: u8 = 26;
+
+const HOSTS: [Spec; 10] = [
+    spec("dns", 10, 2, Role::Dns),
+    spec("mirror", 10, 5, Role::Mirror),
+    spec("runner", 10, 10, Role::Runner),
+    spec("pve1", 10, 11, Role::PveNode),
+    spec("pve2", 10, 12, Role::PveNode),
+    spec("vm1", 20, 81, Role::PveVm),
+    spec("vm2", 20, 82, Role::PveVm),
+    spec("vm3", 30, 171, Role::PveVm),
+    spec("cloud1", 40, 221, Role::Cloud),
+    spec("cloudapi", 40, 222, Role::CloudApi),
+];
+
+const fn spec(name: &'static str, vlan: u16, octet: u8, role: Role) -> Spec {
+    Spec {
+        name,
+        vlan,
+        octet,
+        role,
+    }
+}
+
+fn base(vlan: u16) -> u8 {
+    VLANS
         .iter()
-        .find(|v| v.id == id)
-        .unwrap_or_else(|| panic!("no VLAN {id} in the layout"))
+        .find(|(id, _)| *id == vlan)
+        .unwrap_or_else(|| panic!("no VLAN {vlan} in the layout"))
+        .1
 }
 
-/// The hosts of lab `x`, their namespaces named `<prefix>-<host>`.
-pub fn hosts(x: u8, prefix: &str) -> Vec<Host> {
-    HOSTS
+/// The test lab `10.251.x.0/24`, its namespaces named `<prefix>-<host>`: every endpoint
+/// logged into as root, the cloud API on plain HTTP, no `timedatectl`.
+pub fn netlab(x: u8, prefix: &str) -> Plan {
+    let addr = |octet: u8| Ipv4Addr::new(10, 251, x, octet);
+    let nets = VLANS
+        .iter()
+        .map(|&(vlan, b)| Net {
+            vlan,
+            router: vec![(addr(b + 1), PREFIX_LEN)],
+        })
+        .collect();
+    let hosts: Vec<Host> = HOSTS
         .iter()
         .map(|s| Host {
             name: s.name,
             role: s.role,
             ns: format!("{prefix}-{}", s.name),
+            port: format!("p-{}", s.name),
             vlan: s.vlan,
-            addr: addr(x, s.octet),
-            gateway: gateway(x, s.vlan),
+            addr: addr(s.octet),
+            ssh: addr(s.octet),
+            prefix: PREFIX_LEN,
+            gateway: addr(base(s.vlan) + 1),
             mac: format!("02:4c:{x:02x}:{:02x}:00:{:02x}", s.vlan, s.octet),
+            fqdn: format!("{}.{DOMAIN}", s.name),
+            user: "root".into(),
+            provider: match s.role {
+                Role::PveVm => Some("pve"),
+                Role::Cloud => Some("aws"),
+                _ => None,
+            },
         })
-        .collect()
+        .collect();
+    let api = hosts
+        .iter()
+        .find(|h| h.role == Role::CloudApi)
+        .expect("a cloud API");
+    Plan {
+        label: format!("netlab 10.251.{x}.0/24"),
+        records: vec![(CLOUD_API_NAME.to_string(), api.addr)],
+        deny_sources: [20, 30, 40]
+            .map(|v| format!("{}/{PREFIX_LEN}", addr(base(v))))
+            .to_vec(),
+        nets,
+        hosts,
+        api: Api::Http,
+        timedatectl: false,
+    }
 }

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use super::exec::{ip, ip_quiet, kill, pids_in, run, tool};
-use super::layout::{Host, PREFIX_LEN, VLANS, gateway};
+use super::layout::Plan;
 
 /// Prefix of every namespace (and `/etc/netns` directory) a lab makes.
 pub const PREFIX: &str = "lcnl";
@@ -39,6 +39,18 @@ impl Namespaces {
         let text = format!("nameserver {nameserver}\noptions timeout:1 attempts:2\n");
         std::fs::write(format!("{dir}/resolv.conf"), text)
             .unwrap_or_else(|e| panic!("{dir}/resolv.conf: {e}"));
+    }
+
+    /// Makes `user` an alias of root inside `ns`: `/etc/netns/<ns>/passwd` is the machine's
+    /// with one line added, so nothing is added to the machine's own accounts.
+    pub fn login(&self, ns: &str, user: &str) {
+        let mut passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+        if passwd.lines().any(|l| l.split(':').next() == Some(user)) {
+            return;
+        }
+        passwd.push_str(&format!("{user}:x:0:0:netlab login:/root:/bin/bash\n"));
+        let path = format!("/etc/netns/{ns}/passwd");
+        std::fs::write(&path, passwd).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
 }
 
@@ -105,42 +117,37 @@ fn batch(ns: &str, lines: &[String]) {
         .unwrap_or_else(|e| panic!("{e}\nbatch:\n{text}"));
 }
 
-/// Builds the switch (one bridge per VLAN), the router (a port on each, forwarding) and
-/// every host's `eth0` with its address, MAC and default route.
-pub fn wire(x: u8, switch: &str, router: &str, hosts: &[Host]) {
+/// Builds the switch (one bridge per VLAN), the router (a port on each with its addresses,
+/// forwarding) and every host's `eth0` with its addresses, MAC and default route.
+pub fn wire(switch: &str, router: &str, plan: &Plan) {
     let mut sw = Vec::new();
-    for v in VLANS {
-        sw.push(format!("link add br{} type bridge", v.id));
-        sw.push(format!("link set br{} up", v.id));
-    }
-    for v in VLANS {
-        let port = format!("r-{}", v.id);
+    for n in &plan.nets {
+        sw.push(format!("link add br{} type bridge", n.vlan));
+        sw.push(format!("link set br{} up", n.vlan));
+        let port = format!("r-{}", n.vlan);
         sw.push(format!(
             "link add {port} type veth peer name v{} netns {router}",
-            v.id
+            n.vlan
         ));
-        sw.push(format!("link set {port} master br{}", v.id));
+        sw.push(format!("link set {port} master br{}", n.vlan));
         sw.push(format!("link set {port} up"));
     }
-    for h in hosts {
-        let port = port(h.name);
+    for h in &plan.hosts {
         sw.push(format!(
-            "link add {port} type veth peer name eth0 netns {}",
-            h.ns
+            "link add {} type veth peer name eth0 netns {}",
+            h.port, h.ns
         ));
-        sw.push(format!("link set {port} master br{}", h.vlan));
-        sw.push(format!("link set {port} up"));
+        sw.push(format!("link set {} master br{}", h.port, h.vlan));
+        sw.push(format!("link set {} up", h.port));
     }
     batch(switch, &sw);
 
     let mut r = vec!["link set lo up".to_string()];
-    for v in VLANS {
-        r.push(format!(
-            "addr add {}/{PREFIX_LEN} dev v{}",
-            gateway(x, v.id),
-            v.id
-        ));
-        r.push(format!("link set v{} up", v.id));
+    for n in &plan.nets {
+        for (addr, len) in &n.router {
+            r.push(format!("addr add {addr}/{len} dev v{}", n.vlan));
+        }
+        r.push(format!("link set v{} up", n.vlan));
     }
     batch(router, &r);
     run(
@@ -157,21 +164,22 @@ pub fn wire(x: u8, switch: &str, router: &str, hosts: &[Host]) {
     )
     .unwrap_or_else(|e| panic!("enabling forwarding in the router: {e}"));
 
-    for h in hosts {
-        batch(
-            &h.ns,
-            &[
-                "link set lo up".to_string(),
-                format!("link set eth0 address {}", h.mac),
-                format!("addr add {}/{PREFIX_LEN} dev eth0", h.addr),
-                "link set eth0 up".to_string(),
-                format!("route add default via {}", h.gateway),
-            ],
-        );
+    for h in &plan.hosts {
+        let mut lines = vec![
+            "link set lo up".to_string(),
+            format!("link set eth0 address {}", h.mac),
+        ];
+        for a in h.addrs() {
+            lines.push(format!("addr add {a}/{} dev eth0", h.prefix));
+        }
+        lines.push("link set eth0 up".to_string());
+        // A host with a public address (a cloud instance) still speaks from its private one.
+        let src = if h.ssh != h.addr {
+            format!(" src {}", h.addr)
+        } else {
+            String::new()
+        };
+        lines.push(format!("route add default via {}{src}", h.gateway));
+        batch(&h.ns, &lines);
     }
-}
-
-/// A host's port on its VLAN's bridge, in the switch namespace.
-pub fn port(host: &str) -> String {
-    format!("p-{host}")
 }

@@ -1,6 +1,7 @@
 //! TCP services the lab serves from threads of the test process, each on a listener made
 //! inside its host's namespace: the package mirror (HTTP, 200 for the mirror path, 404
-//! otherwise), the cloud control plane (HTTP 403 to everything, like STS to a bare GET) and
+//! otherwise), the cloud control planes (HTTP or HTTPS, 403 to everything, like STS to a
+//! bare GET) and
 //! each PVE node's API port 8006, which behaves like a TLS server that cannot complete a
 //! handshake: silent until the client speaks, then it hangs up (the reachability catalog
 //! only asks whether the port is open).
@@ -10,7 +11,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
 use std::time::Duration;
+use tokio_rustls::rustls;
 
 /// The path of the mirror URL the lab serves.
 pub const MIRROR_PATH: &str = "/ubuntu/dists/noble/Release";
@@ -37,7 +40,13 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(host: &'static str, listener: TcpListener, kind: Kind) -> Server {
+    /// Serves `listener` until dropped; over TLS when given a server configuration.
+    pub fn start(
+        host: &'static str,
+        listener: TcpListener,
+        kind: Kind,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Server {
         let port = listener.local_addr().expect("local address").port();
         listener
             .set_nonblocking(true)
@@ -54,7 +63,15 @@ impl Server {
                         if kind == Kind::Port {
                             let stopped = stopped.clone();
                             std::thread::spawn(move || silent(s, &stopped));
+                        } else if let Some(config) = &tls {
+                            let _ = s.set_nonblocking(false);
+                            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                            if let Ok(conn) = rustls::ServerConnection::new(config.clone()) {
+                                serve(rustls::StreamOwned::new(conn, s), kind, &log);
+                            }
                         } else {
+                            let _ = s.set_nonblocking(false);
+                            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                             serve(s, kind, &log);
                         }
                     }
@@ -111,9 +128,7 @@ fn silent(mut s: TcpStream, stop: &AtomicBool) {
 }
 
 /// Reads one request head and answers it.
-fn serve(mut s: TcpStream, kind: Kind, log: &Mutex<Vec<String>>) {
-    let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+fn serve(mut s: impl Read + Write, kind: Kind, log: &Mutex<Vec<String>>) {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
@@ -145,4 +160,5 @@ fn serve(mut s: TcpStream, kind: Kind, log: &Mutex<Vec<String>>) {
         body.len()
     );
     let _ = s.write_all(response.as_bytes());
+    let _ = s.flush();
 }

@@ -1,5 +1,5 @@
 //! One private OpenSSH `sshd` per host namespace, as ../shared/TESTBED.md describes: its own
-//! config, host key, pid file and log in the lab's temp dir, listening on the host's address,
+//! config, host key, pid file and log in the lab's temp dir, listening on the host's addresses,
 //! port 22. One client key (`id_ed25519`) is authorized everywhere, for root; one
 //! `known_hosts` holds each host key under the host's address (bare, which is what port 22
 //! is looked up as, and `[addr]:22`), its short name and its FQDN.
@@ -38,13 +38,13 @@ pub fn keys(dir: &Path, hosts: &[Host]) -> Keys {
         keygen(&key);
         let public = read(&key.with_extension("pub"));
         let public: Vec<&str> = public.split_whitespace().take(2).collect();
-        known.push_str(&format!(
-            "{addr},[{addr}]:22,{name},{fqdn} {key}\n",
-            addr = h.addr,
-            name = h.name,
-            fqdn = h.fqdn(),
-            key = public.join(" ")
-        ));
+        let mut names: Vec<String> = h
+            .addrs()
+            .iter()
+            .flat_map(|a| [a.to_string(), format!("[{a}]:22")])
+            .collect();
+        names.extend([h.name.to_string(), h.fqdn.clone()]);
+        known.push_str(&format!("{} {}\n", names.join(","), public.join(" ")));
     }
     let known_hosts = dir.join("known_hosts");
     std::fs::write(&known_hosts, known).expect("known_hosts");
@@ -66,18 +66,27 @@ pub struct Sshd {
 }
 
 impl Sshd {
-    /// Writes `sshd-<host>.conf` and starts `sshd -D` in the host's namespace (the caller
-    /// waits until it accepts).
-    pub fn start(dir: &Path, host: &Host, keys: &Keys) -> Sshd {
+    /// Writes `sshd-<host>.conf` and starts `sshd -D` in the host's namespace, listening on
+    /// each of its addresses (the caller waits until it accepts). With `bin`, sessions find
+    /// its programs first on their PATH.
+    pub fn start(dir: &Path, host: &Host, keys: &Keys, bin: Option<&Path>) -> Sshd {
         // sshd's compiled-in privilege separation directory; it dies without it.
         run(&tool("install"), &["-d", "-m", "0755", "/run/sshd"], None)
             .unwrap_or_else(|e| panic!("{e}"));
         let d = dir.display();
         let name = host.name;
         let config = dir.join(format!("sshd-{name}.conf"));
+        let listen: String = host
+            .addrs()
+            .iter()
+            .map(|a| format!("ListenAddress {a}\n"))
+            .collect();
+        let path = bin
+            .map(|b| format!(" PATH={}:/usr/sbin:/usr/bin:/sbin:/bin", b.display()))
+            .unwrap_or_default();
         let text = format!(
             "Port 22\n\
-             ListenAddress {addr}\n\
+             {listen}\
              HostKey {key}\n\
              PidFile {d}/sshd-{name}.pid\n\
              AuthorizedKeysFile {authorized}\n\
@@ -89,9 +98,8 @@ impl Sshd {
              UseDNS no\n\
              MaxStartups 200:30:400\n\
              MaxSessions 200\n\
-             SetEnv SHLVL=1\n\
+             SetEnv SHLVL=1{path}\n\
              LogLevel VERBOSE\n",
-            addr = host.addr,
             key = host_key(dir, name).display(),
             authorized = keys.authorized_keys.display(),
         );

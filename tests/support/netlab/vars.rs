@@ -44,15 +44,6 @@ pub const DENY: [Deny; 3] = [
     },
 ];
 
-/// The catalog's provider of an endpoint host.
-pub fn provider(h: &Host) -> Option<&'static str> {
-    match h.role {
-        Role::PveVm => Some("pve"),
-        Role::Cloud => Some("aws"),
-        _ => None,
-    }
-}
-
 fn find<'a>(hosts: &'a [Host], name: &str) -> &'a Host {
     hosts
         .iter()
@@ -64,10 +55,10 @@ pub fn endpoints(hosts: &[Host]) -> Value {
     hosts
         .iter()
         .filter_map(|h| {
-            let provider = provider(h)?;
+            let provider = h.provider?;
             let mut e = json!({
-                "name": h.name, "provider": provider, "host": h.addr.to_string(),
-                "addr": h.addr.to_string(), "port": 22, "user": "root",
+                "name": h.name, "provider": provider, "host": h.ssh.to_string(),
+                "addr": h.addr.to_string(), "port": 22, "user": h.user,
             });
             if provider == "pve" {
                 e["vlan"] = json!(h.vlan);
@@ -94,7 +85,7 @@ pub fn pve_nodes(hosts: &[Host]) -> Value {
     hosts
         .iter()
         .filter(|h| h.role == Role::PveNode)
-        .map(|h| json!({ "name": h.name, "fqdn": h.fqdn(), "addr": h.addr.to_string() }))
+        .map(|h| json!({ "name": h.name, "fqdn": h.fqdn, "addr": h.addr.to_string() }))
         .collect()
 }
 
@@ -104,7 +95,7 @@ pub fn dns_names(hosts: &[Host]) -> Value {
     let mut names: Vec<Value> = hosts
         .iter()
         .filter(|h| matches!(h.role, Role::PveNode | Role::Mirror))
-        .map(|h| json!({ "name": h.fqdn(), "address": h.addr.to_string() }))
+        .map(|h| json!({ "name": h.fqdn, "address": h.addr.to_string() }))
         .collect();
     let api = hosts.iter().find(|h| h.role == Role::CloudApi);
     if let Some(api) = api {
@@ -124,7 +115,7 @@ pub fn mirror_url(hosts: &[Host]) -> String {
         .iter()
         .find(|h| h.role == Role::Mirror)
         .expect("a mirror");
-    format!("http://{}{MIRROR_PATH}", mirror.fqdn())
+    format!("http://{}{MIRROR_PATH}", mirror.fqdn)
 }
 
 /// Every input of the reachability catalog, for `--var reachability.<name>=<json>`.
@@ -155,7 +146,7 @@ pub fn cert_vms(hosts: &[Host]) -> Value {
                 "vmid": 4101 + i,
                 "mac": h.mac,
                 "ip": h.addr.to_string(),
-                "ipconfig0": format!("ip={}/26,gw={}", h.addr, h.gateway),
+                "ipconfig0": format!("ip={}/{},gw={}", h.addr, h.prefix, h.gateway),
             })
         })
         .collect()
