@@ -13,21 +13,21 @@
 //! - aws, azure, oci: moto + shim, fake az/oci and a guest sshd (`support::cloud`), one
 //!   `--providers <p>` run each.
 //!
-//! The reachability catalog's lists are emptied in every part, so of it only the runner's
-//! clock is probed; the pve part answers it with a fake `timedatectl` on PATH (the machine
-//! has no systemd-timedated), the cloud parts' answers are dropped. Each part's fixture
+//! - reachability: a netlab (`support::netlab`) laid out from the demo topology's own
+//!   reachability inputs — its addresses, names, users, MACs, deny rules, HTTPS cloud APIs
+//!   (a test CA the runner trusts through `SSL_CERT_FILE`) — with stand-ins for the provider
+//!   catalogs, whose own exchanges are left out; the demo's inputs are used unchanged but
+//!   for the runner's key and `known_hosts` paths.
+//!
+//! The reachability catalog's lists are emptied in the provider parts, so there only the
+//! runner's clock is probed; the pve part answers it with a fake `timedatectl` on PATH (the
+//! machine has no systemd-timedated), the other parts' answers are dropped. Each part's fixture
 //! values (127.0.0.1:PORT, the fixture's fingerprint, temp key and known_hosts paths, moto's
 //! ids, the throw-away SSH key) are rewritten to the demo topology's own ([`Rewrite`]), the
 //! parts merged into one recording per lab (healthy, broken), and both replayed with the
 //! plain demo topology; the summaries are printed. The recordings go to `fixtures/demo/`
 //! only when `LABCERT_DEMO_WRITE=1` (scripts/record-demo.sh sets it), so a run that is only
 //! looking does not replace the committed ones.
-//!
-//! Not covered yet: the reachability catalog beyond the runner's clock. Its checks need
-//! endpoints that are separate hosts (deny paths closed from one VM but not another, L2
-//! neighbours with the demo's MACs, routes via the VLAN gateways, the public cloud API names
-//! over TLS): a netlab (tests/support/netlab) laid out with the demo's addresses, users and
-//! names. Until then those checks replay `blocked` (`not_recorded`).
 //!
 //! Needs what tests/certify_cloud.rs needs (root, iproute2, sshd, target/cloud-venv).
 
@@ -44,6 +44,9 @@ use support::cloud::{
     oci_state, python3, require_venv, s, var,
 };
 use support::demo::{Rewrite, read_exchanges, replay, root, write_recording};
+use support::netlab::Lab as NetLab;
+use support::netlab::from_vars::topology_inputs;
+use support::netlab::standins::{TOPOLOGY as STANDIN_TOPOLOGY, is_standin};
 use support::pve::{Lab as PveLab, PveFixture, Scenario};
 
 /// Overrides that empty the reachability catalog's lists (each part records its own catalog).
@@ -577,6 +580,71 @@ fn record_oci() -> Vec<Value> {
     record_cloud(&lab, "oci", vars, &env)
 }
 
+// ---- reachability --------------------------------------------------------------------------
+
+fn record_reachability(secrets: &mut Vec<String>) -> Vec<Value> {
+    let inputs = topology_inputs(&root().join("catalogs/topologies/demo.yaml"));
+    let lab = NetLab::from_inputs(inputs);
+    eprintln!("{}", lab.describe());
+    secrets.push(std::fs::read_to_string(&lab.keys.identity).unwrap());
+    let standins = lab.standin_catalogs();
+    let rec = lab.dir.path().join("rec-reachability");
+    let out = lab.dir.path().join("manifest-reachability.json");
+    let mut args: Vec<String> = vec![
+        "--catalogs".into(),
+        standins.display().to_string(),
+        "certify".into(),
+        "--environment".into(),
+        "demo".into(),
+        "--topology".into(),
+        STANDIN_TOPOLOGY.into(),
+        "--live".into(),
+        "--providers".into(),
+        "pve,aws,azure,oci".into(),
+        "--out".into(),
+        out.display().to_string(),
+        "--record".into(),
+        rec.display().to_string(),
+    ];
+    let vars = lab.reachability_vars();
+    for (name, value) in &vars {
+        args.push("--var".into());
+        args.push(format!("reachability.{name}={value}"));
+    }
+    let started = Instant::now();
+    let o = lab.labcert(&args, &[]);
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap_or_else(|e| {
+            panic!("no manifest ({e}):\n{}", String::from_utf8_lossy(&o.stderr))
+        }))
+        .unwrap();
+    eprintln!(
+        "reachability: {:.1?}, exit {:?}, status {}",
+        started.elapsed(),
+        o.status.code(),
+        m["status"]
+    );
+    assert_eq!(
+        m["status"],
+        "pass",
+        "the demo's reachability did not pass live:\n{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Only the lab's key and known_hosts differ from the demo's inputs.
+    let mut rw = Rewrite::default();
+    let demo = demo_vars("reachability");
+    for (name, value) in &vars {
+        if let (Some(lab), Some(Value::String(d))) = (value.as_str(), demo.get(name.as_str())) {
+            rw.add(lab, d);
+        }
+    }
+    let exchanges = read_exchanges(&rec)
+        .into_iter()
+        .filter(|e| !is_standin(e))
+        .collect();
+    rewritten(exchanges, &rw, false)
+}
+
 // ---- the recording -------------------------------------------------------------------------
 
 /// The broken lab's PVE faults, each one a pve repair fixes: cert-b's VM firewall is off,
@@ -595,6 +663,7 @@ fn regenerate_demo_recordings() {
     let mut clouds = record_aws(&mut secrets);
     clouds.extend(record_azure());
     clouds.extend(record_oci());
+    clouds.extend(record_reachability(&mut secrets));
     let mut healthy = record_pve(&[Scenario::Healthy], false, &mut secrets);
     healthy.extend(clouds.iter().cloned());
     let mut broken = record_pve(BROKEN, true, &mut secrets);
