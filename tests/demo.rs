@@ -90,7 +90,8 @@ fn every_recorded_catalog_passes_in_the_healthy_replay() {
 }
 
 /// The broken lab's faults, each fixed by a pve repair.
-const BROKEN: [&str; 2] = [
+const BROKEN: [&str; 3] = [
+    "pve.network.bridges[pve1,vmbr1]",
     "pve.firewall.vm-enabled[cert-b]",
     "pve.vms.cloudinit-current[cert-c]",
 ];
@@ -123,27 +124,37 @@ fn the_broken_recording_fails_and_says_what_it_would_repair() {
         .map(|id| (id.to_string(), "would_repair".to_string()))
         .collect();
     assert_eq!(ledger(&run.manifest), want);
-    // The rest waits on the faults: cert-b's SSH rule, and everything of cert-c (its own
-    // checks and every path from or to it).
+    // The rest waits on the faults, never probed: cert-b's SSH rule, the template and the
+    // layer-2 paths that need the bridge, everything of cert-c (its own checks and every
+    // path from it).
     let rest: BTreeMap<String, String> = not_passing(&run)
         .into_iter()
         .filter(|(id, _)| !BROKEN.contains(&id.as_str()))
         .collect();
     for (id, verdict) in &rest {
-        assert_eq!(verdict, "blocked/dependency", "{id}");
-        assert!(
-            id == "pve.firewall.vm-ssh-rule[cert-b]" || id.contains("cert-c"),
-            "{id} is blocked:\n{}",
-            run.summary()
-        );
+        assert_eq!(verdict, "blocked/dependency", "{id}:\n{}", run.summary());
     }
-    assert!(rest.len() >= 10, "{}", run.summary());
+    for id in [
+        "pve.firewall.vm-ssh-rule[cert-b]",
+        "pve.vms.ssh-boot[cert-c]",
+        "reachability.pve.l2-same-vlan[cert-a,cert-b]",
+        "reachability.mesh.from-pve[cert-c,cert-a]",
+    ] {
+        assert!(rest.contains_key(id), "{id}:\n{}", run.summary());
+    }
 }
 
 #[test]
 fn the_broken_recording_with_repair_repairs_every_fault() {
     let run = replay(Some(&broken()), &["--repair"]);
     assert_valid(&run.manifest);
+    assert_eq!(
+        (run.code, run.manifest["status"].clone()),
+        (0, "pass".into()),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(run.manifest["mode"], "repair");
     for id in BROKEN {
         assert_eq!(
             check(&run.manifest, id)["status"],

@@ -647,9 +647,13 @@ fn record_reachability(secrets: &mut Vec<String>) -> Vec<Value> {
 
 // ---- the recording -------------------------------------------------------------------------
 
-/// The broken lab's PVE faults, each one a pve repair fixes: cert-b's VM firewall is off,
-/// cert-c's cloud-init drive is stale.
+/// The broken lab's PVE faults, each one a pve repair fixes: pve1's test bridge is not
+/// VLAN-aware, cert-b's VM firewall is off, cert-c's cloud-init drive is stale.
 const BROKEN: &[Scenario] = &[
+    Scenario::BridgeNotVlanAware {
+        node: "pve1",
+        iface: "vmbr1",
+    },
     Scenario::FirewallDisabled(4102),
     Scenario::StaleCloudInit(4103),
 ];
