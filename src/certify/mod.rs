@@ -127,6 +127,7 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
         secrets: secrets.clone(),
         apply: args.repair,
         max_output: crate::probe::Limits::default().max_output,
+        pace: replay.is_none(),
     };
     let waivers = match &args.waivers {
         Some(f) => Some(Arc::new(crate::gate::waivers::Waivers::load(

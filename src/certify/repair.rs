@@ -31,6 +31,9 @@ pub struct Steps {
     /// `--repair`: run the steps. Otherwise only say what would run.
     pub apply: bool,
     pub max_output: usize,
+    /// Whether to give the lab time (a repair's `settle`, the pause between task polls). A
+    /// replay answers from a recording made after those waits: nothing to wait for.
+    pub pace: bool,
 }
 
 /// One step's outcome for the ledger.
@@ -110,6 +113,7 @@ impl Repairer for Steps {
                 .and_then(|r| r.get("settle"))
                 .and_then(Value::as_str)
                 .and_then(|s| crate::model::duration::parse(s).ok())
+                .filter(|_| self.pace)
             {
                 tokio::time::sleep(settle.0).await;
             }
@@ -402,13 +406,21 @@ impl Steps {
                     captures: Map::new(),
                 };
             }
-            if start.elapsed() + every > timeout {
+            // Unpaced (a replay), the polls stand for the time they would have taken.
+            let waited = if self.pace {
+                start.elapsed()
+            } else {
+                every * polls
+            };
+            if waited + every > timeout {
                 return fail(format!(
                     "task {upid} still running after {}",
                     crate::model::duration::Duration(timeout)
                 ));
             }
-            tokio::time::sleep(every).await;
+            if self.pace {
+                tokio::time::sleep(every).await;
+            }
         }
     }
 }
