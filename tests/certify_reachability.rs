@@ -469,6 +469,60 @@ fn faults_are_failures_of_the_checks_made_for_them() {
 }
 
 #[test]
+fn a_stale_record_a_new_nic_and_a_closed_port_fail_their_checks() {
+    let mut lab = Lab::start();
+    // pve2's name points at an address nobody holds (a stale record).
+    let nowhere = std::net::Ipv4Addr::new(10, 251, lab.host("pve2").addr.octets()[2], 13);
+    lab.repoint("pve2.lab.test", nowhere);
+    lab.set_mac("vm2", "02:4c:00:00:00:99"); // vm2 was re-created with a new NIC
+    lab.refuse("vm1", "vm3", 22); // vm3 resets vm1's connections across the VLANs
+    let run = certify_standins(&lab);
+    println!("certify took {:?}\n{}", run.took, run.output);
+
+    let pinned = check(&run.m, "reachability.dns.pinned[pve2.lab.test]");
+    assert_eq!(
+        pinned["expectations"][0]["actual"],
+        serde_json::json!([nowhere.to_string()]),
+        "{pinned:#}"
+    );
+    for id in ["runner.pve-api[pve2]", "runner.pve-ssh[pve2]"] {
+        let (status, reason) = run.status(&format!("reachability.{id}"));
+        assert_eq!(
+            (status.as_str(), reason.as_deref()),
+            ("fail", Some("unreachable")),
+            "{id}"
+        );
+    }
+    let l2 = check(&run.m, "reachability.pve.l2-same-vlan[vm1,vm2]");
+    assert_eq!(
+        l2["expectations"][0]["actual"], "02:4c:00:00:00:99",
+        "{l2:#}"
+    );
+    let l3 = check(&run.m, "reachability.pve.l3-cross-vlan[vm1,vm3]");
+    assert_eq!(l3["expectations"][1]["actual"], false, "{l3:#}");
+    assert_eq!(
+        run.with_status("fail"),
+        ids(&[
+            "dns.pinned[pve2.lab.test]",
+            "mesh.from-pve[vm1,vm3]",
+            "pve.l2-same-vlan[vm1,vm2]",
+            "pve.l3-cross-vlan[vm1,vm3]",
+            "runner.pve-api[pve2]",
+            "runner.pve-ssh[pve2]",
+        ]),
+        "{}",
+        run.output
+    );
+    // Its frames never measured: the MTU check waits on the neighbour check.
+    let (status, reason) = run.status("reachability.pve.mtu[vm1,vm2]");
+    assert_eq!(
+        (status.as_str(), reason.as_deref()),
+        ("blocked", Some("dependency"))
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
 fn an_unreachable_source_endpoint_is_blocked_and_paths_to_it_fail() {
     let mut lab = Lab::start();
     lab.stop_sshd("vm3");

@@ -396,6 +396,38 @@ impl Lab {
         exec::ip(&["-n", &self.switch, "link", "set", &h.port, "mtu", &mtu]);
     }
 
+    /// The resolver answers `name` with `addr` from now on (a stale or mistyped record).
+    pub fn repoint(&mut self, name: &str, addr: Ipv4Addr) {
+        self.plan.records.retain(|(n, _)| n != name);
+        self.plan.records.push((name.to_string(), addr));
+        self.dnsmasq = None;
+        let dns = self.plan.by_role(Role::Dns).clone();
+        self.dnsmasq = Some(Dnsmasq::start(&dns, &self.plan));
+        let runner = self.plan.by_role(Role::Runner).ns.clone();
+        let deadline = Instant::now() + READY_WITHIN;
+        while !dns::answers(&runner, dns.addr, name, addr) {
+            assert!(Instant::now() < deadline, "dnsmasq did not come back");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `host`'s NIC gets MAC `mac` (a VM re-created with a new NIC), and every neighbour
+    /// forgets the old one.
+    pub fn set_mac(&self, host: &str, mac: &str) {
+        exec::ip(&[
+            "-n",
+            &self.host(host).ns,
+            "link",
+            "set",
+            "eth0",
+            "address",
+            mac,
+        ]);
+        for ns in self.hosts.iter().map(|h| &h.ns).chain([&self.router]) {
+            exec::ip(&["-n", ns, "neigh", "flush", "all"]);
+        }
+    }
+
     /// Stops the lab's dnsmasq: no host resolves anything any more.
     pub fn stop_dns(&mut self) {
         self.dnsmasq = None;

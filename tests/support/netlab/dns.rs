@@ -33,9 +33,11 @@ impl Dnsmasq {
     /// Starts dnsmasq on `server`'s address, port 53, serving the plan's names (the caller
     /// waits until it answers, with [`answers`]).
     pub fn start(server: &Host, plan: &Plan) -> Dnsmasq {
+        // A record of the plan's own overrides a host's name.
         let records: Vec<String> = plan
             .hosts
             .iter()
+            .filter(|h| !plan.records.iter().any(|(name, _)| *name == h.fqdn))
             .map(|h| (h.fqdn.clone(), h.addr))
             .chain(plan.records.iter().cloned())
             .map(|(name, addr)| format!("--host-record={name},{addr}"))
