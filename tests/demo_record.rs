@@ -44,9 +44,9 @@ use support::cloud::{
     oci_state, python3, require_venv, s, var,
 };
 use support::demo::{Rewrite, read_exchanges, replay, root, write_recording};
-use support::netlab::Lab as NetLab;
 use support::netlab::from_vars::topology_inputs;
 use support::netlab::standins::{TOPOLOGY as STANDIN_TOPOLOGY, is_standin};
+use support::netlab::{Lab as NetLab, TIMEDATECTL};
 use support::pve::{Lab as PveLab, PveFixture, Scenario};
 
 /// Overrides that empty the reachability catalog's lists (each part records its own catalog).
@@ -157,9 +157,6 @@ fn exe(path: &std::path::Path, text: &str) {
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
-
-const TIMEDATECTL: &str = "#!/bin/sh\n[ \"$*\" = \"show -p NTPSynchronized --value\" ] && echo yes && exit 0\n\
-    echo \"timedatectl fake: unexpected: $*\" >&2; exit 1\n";
 
 impl PveSsh {
     fn start(lab: &Lab) -> PveSsh {
@@ -417,12 +414,7 @@ fn record_pve(faults: &[Scenario], repair: bool, secrets: &mut Vec<String>) -> V
     let fakes = dir.join("runner-bin");
     std::fs::create_dir_all(&fakes).unwrap();
     let fake = fakes.join("timedatectl");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\n[ \"$*\" = \"show -p NTPSynchronized --value\" ] && echo yes && exit 0\n\
-         echo \"timedatectl fake: unexpected: $*\" >&2; exit 1\n",
-    )
-    .unwrap();
+    std::fs::write(&fake, TIMEDATECTL).unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!(
         "{}:{}",

@@ -75,8 +75,9 @@ static MADE: AtomicU32 = AtomicU32::new(0);
 /// How long the lab's services may take to come up.
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
-/// A fake `timedatectl` answering as a synchronised clock does.
-const TIMEDATECTL: &str = "#!/bin/sh\n[ \"$*\" = \"show -p NTPSynchronized --value\" ] && echo yes && exit 0\n\
+/// A fake `timedatectl` answering as a synchronised clock does (the machine has no
+/// systemd-timedated to ask).
+pub const TIMEDATECTL: &str = "#!/bin/sh\n[ \"$*\" = \"show -p NTPSynchronized --value\" ] && echo yes && exit 0\n\
     echo \"timedatectl fake: unexpected: $*\" >&2; exit 1\n";
 
 /// A running lab; everything stops and is deleted on drop.
