@@ -9,6 +9,14 @@
 //! outside an API fixture: `ssh-boot` polls for five minutes, so once every other pve
 //! check has its verdict the run is interrupted (Ctrl-C) and its honest manifest read.
 //! Only 127.0.0.1 is contacted by the API checks.
+//!
+//! The SSH checks are certified too, in a network namespace of their own, with the fixture
+//! listening inside it and sshd stand-ins for the nodes and guests
+//! (`support::pve::SshHosts`): there every pve check is decided.
+//!
+//! Faults that do not touch each other's checks are certified together, one fixture and one
+//! run per table of [`Fault`]s, so that every pve check is seen both passing and not passing
+//! without a run per fault (`scripts/coverage.sh` lists it).
 
 mod common;
 mod support;
@@ -21,8 +29,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::root;
+use support::cloud::{Netns, demo_vars};
 use support::manifest::{assert_valid, check};
-use support::pve::{PveFixture, Scenario};
+use support::pve::{Lab, PveFixture, Scenario, SshHosts};
 
 /// Overrides that empty the reachability catalog's lists (nothing there is under test).
 const REACHABILITY_OFF: &[&str] = &[
@@ -72,10 +81,9 @@ fn args(pve: &PveFixture, out: &std::path::Path) -> Vec<String> {
     a
 }
 
-/// The pve checks an API fixture can decide: planned, not probed over SSH, and not
-/// waiting on a check that is (computed once from `labcert plan --format json`).
-fn api_checks() -> &'static BTreeSet<String> {
-    static CHECKS: OnceLock<BTreeSet<String>> = OnceLock::new();
+/// The pve checks of the plan: (those an API fixture can decide, every planned one).
+fn planned() -> &'static (BTreeSet<String>, BTreeSet<String>) {
+    static CHECKS: OnceLock<(BTreeSet<String>, BTreeSet<String>)> = OnceLock::new();
     CHECKS.get_or_init(|| {
         let pve = PveFixture::start(Scenario::Healthy);
         let dir = tempfile::tempdir().unwrap();
@@ -91,20 +99,54 @@ fn api_checks() -> &'static BTreeSet<String> {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        support::pve::api_checks(&serde_json::from_slice(&o.stdout).unwrap())
+        let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let every = plan["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["catalog"] == "pve" && c["state"] == "planned")
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        (support::pve::api_checks(&plan), every)
     })
+}
+
+/// The pve checks an API fixture can decide: planned, not probed over SSH, and not
+/// waiting on a check that is (computed once from `labcert plan --format json`).
+fn api_checks() -> &'static BTreeSet<String> {
+    &planned().0
+}
+
+/// Every planned pve check (what a fixture with [`SshHosts`] decides).
+fn pve_checks() -> &'static BTreeSet<String> {
+    &planned().1
 }
 
 /// `labcert certify` against `pve`; interrupted once every API check has finished.
 fn certify(pve: &PveFixture) -> Run {
-    let want = api_checks();
+    certify_in(pve, None, api_checks())
+}
+
+/// `labcert certify` against `pve`, inside the namespace of `ssh` with its stand-in's
+/// `--var`s when given; interrupted once every check of `want` has finished.
+fn certify_in(pve: &PveFixture, ssh: Option<(&Netns, &SshHosts)>, want: &BTreeSet<String>) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("manifest.json");
     let events = dir.path().join("events.ndjson");
     let mut a = args(pve, &out);
     a.push("--events".into());
     a.push(events.display().to_string());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_labcert"))
+    let mut command = match ssh {
+        Some((ns, hosts)) => {
+            for v in hosts.vars() {
+                a.push("--var".into());
+                a.push(v);
+            }
+            ns.command(env!("CARGO_BIN_EXE_labcert"))
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_labcert")),
+    };
+    let mut child = command
         .current_dir(root())
         .args(&a)
         .env("PVE_TOKEN", pve.token())
@@ -147,9 +189,9 @@ fn certify(pve: &PveFixture) -> Run {
     }
 }
 
-/// `id → (status, reason)` for every API check.
-fn verdicts(m: &Value) -> BTreeMap<String, (String, String)> {
-    api_checks()
+/// `id → (status, reason)` for every check of `checks`.
+fn verdicts(m: &Value, checks: &BTreeSet<String>) -> BTreeMap<String, (String, String)> {
+    checks
         .iter()
         .map(|id| {
             let c = check(m, id);
@@ -162,12 +204,17 @@ fn verdicts(m: &Value) -> BTreeMap<String, (String, String)> {
 /// Asserts every API check's status: those in `expected` as given (`status` or
 /// `status:reason`), every other one `pass`. Fails listing every difference.
 fn expect(run: &Run, expected: &[(&str, &str)]) {
-    let got = verdicts(&run.manifest);
+    expect_over(run, api_checks(), expected);
+}
+
+/// [`expect`] over the checks of `checks`.
+fn expect_over(run: &Run, checks: &BTreeSet<String>, expected: &[(&str, &str)]) {
+    let got = verdicts(&run.manifest, checks);
     let expected: BTreeMap<&str, &str> = expected.iter().copied().collect();
     for id in expected.keys() {
         assert!(
             got.contains_key(*id),
-            "{id} is not an API check of the plan"
+            "{id} is not a decided check of the plan"
         );
     }
     let mut wrong = Vec::new();
@@ -229,13 +276,61 @@ fn failed_expectations(m: &Value, id: &str) -> Vec<String> {
         .flatten()
         .filter(|e| e["passed"] == false)
         .map(|e| {
-            format!(
-                "{} {}",
-                e["query"].as_str().unwrap_or(""),
-                e["matcher"].as_str().unwrap_or("")
-            )
+            let query = e["query"].as_str().unwrap_or("");
+            let matcher = e["matcher"].as_str().unwrap_or("");
+            format!("{query} {matcher}").trim().to_string()
         })
         .collect()
+}
+
+/// A fault of the lab, and what the pve catalog must make of it.
+struct Fault {
+    scenario: Scenario,
+    /// The check made for it, and its verdict (`status:reason`).
+    check: &'static str,
+    want: &'static str,
+    /// Its failing expectations (as [`failed_expectations`] lists them).
+    failed: &'static [&'static str],
+    /// The checks that need it, each `blocked` naming it or a check listed before it.
+    blocks: &'static [&'static str],
+}
+
+/// The lab with every fault of `faults` (their targets must differ).
+fn fixture(faults: &[Fault], netns: Option<&str>) -> PveFixture {
+    let scenarios: Vec<Scenario> = faults.iter().map(|f| f.scenario).collect();
+    PveFixture::with_faults_in(Lab::default(), &scenarios, netns)
+}
+
+/// Asserts each fault's verdict, failing expectations and blocked dependents, and that
+/// every other check of `checks` passed.
+fn assert_faults(run: &Run, checks: &BTreeSet<String>, faults: &[Fault]) {
+    let mut want: Vec<(&str, &str)> = Vec::new();
+    for f in faults {
+        want.push((f.check, f.want));
+        want.extend(f.blocks.iter().map(|b| (*b, "blocked:dependency")));
+    }
+    expect_over(run, checks, &want);
+    let mut wrong = Vec::new();
+    for f in faults {
+        let failed = failed_expectations(&run.manifest, f.check);
+        if failed != f.failed {
+            wrong.push(format!(
+                "{:?}: {} failed on {failed:?}, not {:?}",
+                f.scenario, f.check, f.failed
+            ));
+        }
+        for (i, b) in f.blocks.iter().enumerate() {
+            let message = check(&run.manifest, b)["message"].to_string();
+            let mut by = std::iter::once(&f.check).chain(&f.blocks[..i]);
+            if !by.any(|c| message.contains(&format!("needs {c},"))) {
+                wrong.push(format!(
+                    "{b} is blocked ({message}), but not by {}",
+                    f.check
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 // ---- the healthy lab ------------------------------------------------------------------------
@@ -424,18 +519,37 @@ fn an_agent_missing_from_the_config_fails_qga_enabled() {
     assert_read_only(&pve);
 }
 
-#[test]
-fn an_agent_that_never_answers_fails_the_ping_after_its_poll_window() {
-    let pve = PveFixture::start(Scenario::QgaNotResponding(4101));
-    let run = certify(&pve);
-    expect(
-        &run,
-        &[
-            ("pve.vms.qga-ping[cert-a]", "fail:agent_down"),
-            ("pve.vms.guest-ip[cert-a]", "blocked:dependency"),
-            ("pve.vms.hostname[cert-a]", "blocked:dependency"),
+/// The faults only a polled check's whole window proves, certified together (the agent's
+/// 180 s covers the address's 120 s).
+const POLLED_FAULTS: &[Fault] = &[
+    Fault {
+        scenario: Scenario::QgaNotResponding(4101),
+        check: "pve.vms.qga-ping[cert-a]",
+        want: "fail:agent_down",
+        failed: &[],
+        blocks: &["pve.vms.guest-ip[cert-a]", "pve.vms.hostname[cert-a]"],
+    },
+    Fault {
+        scenario: Scenario::GuestAddressWrong(4102),
+        check: "pve.vms.guest-ip[cert-b]",
+        want: "fail:expectation",
+        failed: &[
+            "data.result[?\"hardware-address\"=='bc:24:11:7a:01:b3'] | [0].\"ip-addresses\"[?\"ip-address-type\"=='ipv4'].\"ip-address\" contains",
         ],
-    );
+        blocks: &[],
+    },
+];
+
+#[test]
+fn an_agent_that_never_answers_or_a_wrong_address_fails_after_its_poll_window() {
+    let pve = fixture(POLLED_FAULTS, None);
+    let run = certify(&pve);
+    assert_faults(&run, api_checks(), POLLED_FAULTS);
+    // The address was polled for its whole window too.
+    let polls = check(&run.manifest, "pve.vms.guest-ip[cert-b]")["attempts"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(polls > 20, "polled every 5 s for 120 s: {polls} attempts");
     let attempts = check(&run.manifest, "pve.vms.qga-ping[cert-a]")["attempts"]
         .as_array()
         .unwrap()
@@ -489,5 +603,161 @@ fn a_vm_firewall_that_is_off_fails_vm_enabled() {
             ("pve.firewall.vm-ssh-rule[cert-a]", "blocked:dependency"),
         ],
     );
+    assert_read_only(&pve);
+}
+
+// ---- faults certified together --------------------------------------------------------------
+
+/// Faults whose checks do not need each other's, certified in one run.
+const API_FAULTS: &[Fault] = &[
+    Fault {
+        scenario: Scenario::ReadOnlyToken,
+        check: "pve.access.repair-privileges",
+        want: "fail:expectation",
+        failed: &[
+            "data.\"/vms\".\"VM.Config.Cloudinit\" equals",
+            "data.\"/vms\".\"VM.Config.Options\" equals",
+            "data.\"/vms\".\"VM.Config.Network\" equals",
+            "data.\"/vms\".\"VM.PowerMgmt\" equals",
+            "data.\"/nodes\".\"Sys.Modify\" equals",
+        ],
+        blocks: &[],
+    },
+    Fault {
+        scenario: Scenario::ClusterFirewallOff,
+        check: "pve.firewall.cluster",
+        want: "fail:expectation",
+        failed: &["data.enable equals"],
+        blocks: &[],
+    },
+    Fault {
+        scenario: Scenario::NodeFirewallOff("pve2"),
+        check: "pve.firewall.node[pve2]",
+        want: "fail:expectation",
+        failed: &["data.enable equals"],
+        blocks: &[],
+    },
+    Fault {
+        scenario: Scenario::NicNotFiltered(4102),
+        check: "pve.firewall.vm-nic[cert-b]",
+        want: "fail:expectation",
+        failed: &["data.net0 matches"],
+        blocks: &[],
+    },
+    Fault {
+        scenario: Scenario::SshRuleDisabled(4103),
+        check: "pve.firewall.vm-ssh-rule[cert-c]",
+        want: "fail:expectation",
+        failed: &[
+            "data[?type=='in' && action=='ACCEPT' && proto=='tcp' && dport=='22' && \
+             (enable==`1` || enable==null) && (source==null || source=='10.10.0.0/24')] length ge",
+        ],
+        blocks: &[],
+    },
+    Fault {
+        scenario: Scenario::TemplateWrongImage(9000),
+        check: "pve.templates.identity[ubuntu-2404-cert]",
+        want: "fail:expectation",
+        failed: &["data.description contains"],
+        blocks: &["pve.templates.cloudinit-ready[ubuntu-2404-cert]"],
+    },
+    Fault {
+        scenario: Scenario::CloudInitDriveMissing(4101),
+        check: "pve.vms.cloudinit-drive[cert-a]",
+        want: "fail:expectation",
+        failed: &["values(data)[?type(@)=='string'] any matches"],
+        blocks: &[
+            "pve.vms.cloudinit-current[cert-a]",
+            "pve.vms.cloudinit-userdata[cert-a]",
+        ],
+    },
+    Fault {
+        scenario: Scenario::CustomUserData(4102),
+        check: "pve.vms.cloudinit-userdata[cert-b]",
+        want: "fail:expectation",
+        failed: &["data contains", "data contains"],
+        blocks: &[],
+    },
+    Fault {
+        scenario: Scenario::GuestHostnameNotSet(4103),
+        check: "pve.vms.hostname[cert-c]",
+        want: "fail:expectation",
+        failed: &["data.result.\"host-name\" equals"],
+        blocks: &[],
+    },
+];
+
+/// The template's own fault (its identity fault above blocks this check).
+const TEMPLATE_FAULTS: &[Fault] = &[Fault {
+    scenario: Scenario::TemplateWithoutAgent(9000),
+    check: "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+    want: "fail:expectation",
+    failed: &["data.agent matches"],
+    blocks: &[],
+}];
+
+#[test]
+fn independent_faults_each_fail_their_own_check_and_block_only_its_dependents() {
+    // One fixture and one run per table, the tables certified side by side.
+    std::thread::scope(|s| {
+        for faults in [API_FAULTS, TEMPLATE_FAULTS] {
+            s.spawn(move || {
+                let pve = fixture(faults, None);
+                let run = certify(&pve);
+                assert_faults(&run, api_checks(), faults);
+                assert_read_only(&pve);
+            });
+        }
+    });
+}
+
+// ---- over SSH: the nodes and the guests -----------------------------------------------------
+
+/// Faults only an SSH login into a node or guest sees.
+const SSH_FAULTS: &[Fault] = &[
+    Fault {
+        scenario: Scenario::SeedUnreadable(4102),
+        check: "pve.vms.seed-readable[cert-b]",
+        want: "fail:expectation",
+        failed: &["stdout matches"],
+        blocks: &[],
+    },
+    Fault {
+        scenario: Scenario::GuestHostKeyChanged(4103),
+        check: "pve.vms.ssh-boot[cert-c]",
+        want: "blocked:hostkey",
+        failed: &[],
+        blocks: &["pve.vms.seed-readable[cert-c]"],
+    },
+    Fault {
+        scenario: Scenario::GatewayMissing {
+            node: "pve1",
+            iface: "vmbr1.30",
+        },
+        check: "pve.routing.forwarding[pve1-vmbr1.30]",
+        want: "fail:expectation",
+        failed: &[
+            "addr[0].operstate in",
+            "addr[0].addr_info[?family=='inet'].local contains",
+        ],
+        blocks: &[],
+    },
+];
+
+#[test]
+fn over_ssh_guests_boot_see_their_seed_and_gateways_forward_unless_faulted() {
+    let ns = Netns::new();
+    let pve = fixture(SSH_FAULTS, Some(&format!("/run/netns/{}", ns.name)));
+    let domain = demo_vars("pve")["node_domain"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ssh = SshHosts::start(&ns, &pve, &domain);
+    let run = certify_in(&pve, Some((&ns, &ssh)), pve_checks());
+    assert_faults(&run, pve_checks(), SSH_FAULTS);
+    let m = &run.manifest;
+    let boot = &check(m, "pve.vms.ssh-boot[cert-a]")["captures"];
+    assert_eq!(boot["hostname"], "cert-a");
+    assert_eq!(boot["datasource"], "NoCloud");
     assert_read_only(&pve);
 }

@@ -2,13 +2,27 @@
 //! `cloudinit_update`, `PVE/QemuServer/Cloudinit.pm`): the drive is generated from the
 //! VM's cloud-init settings at start or by `PUT …/cloudinit`; a setting changed since then
 //! is *pending* in `GET …/cloudinit` (the drive is stale). The dumps render what a
-//! generation would write now.
+//! generation would write now; a `cicustom` user snippet replaces the generated user-data.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiError, percent_decode};
 use super::vm::{Config, Vm};
+
+/// The content of every `cicustom` user-data snippet in this lab: a site's own cloud-config,
+/// which replaces the generated user-data (hostname and SSH keys included).
+pub const CUSTOM_USER_DATA: &str = "#cloud-config\n# site snippet (cicustom user=…)\n\
+    package_upgrade: true\npackages:\n  - qemu-guest-agent\n";
+
+/// The volume `cicustom` names for `kind` (`user=local:snippets/site.yaml,…`).
+fn custom_volume(vm: &Vm, kind: &str) -> Option<String> {
+    let cicustom = vm.config.get("cicustom")?.as_str()?;
+    cicustom.split(',').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        (k == kind).then(|| v.to_string())
+    })
+}
 
 /// Whether `key` is a cloud-init setting.
 pub fn is_key(key: &str) -> bool {
@@ -92,6 +106,7 @@ pub fn pending(vm: &Vm) -> Value {
 pub fn dump(vm: &Vm, kind: Option<&str>) -> Result<String, ApiError> {
     let text = |k: &str| vm.config.get(k).and_then(Value::as_str).map(str::to_string);
     match kind {
+        Some("user") if custom_volume(vm, "user").is_some() => Ok(CUSTOM_USER_DATA.to_string()),
         Some("user") => {
             let name = vm.name();
             let fqdn = match text("searchdomain") {

@@ -15,7 +15,8 @@
 //! Files: [`lab`] (the layout, defaults = the demo topology), [`state`] (cluster, token,
 //! tasks), [`network`], [`vm`], [`cloudinit`], [`agent`], [`firewall`], [`tasks`],
 //! [`scenario`], [`routes`] (paths → handlers), [`server`] (HTTP, auth, log), [`api`]
-//! (answers, errors, parameters).
+//! (answers, errors, parameters), and [`ssh`]: sshd stand-ins for the nodes and guests, for
+//! the checks that SSH into them.
 
 mod agent;
 mod api;
@@ -26,6 +27,7 @@ mod network;
 mod routes;
 mod scenario;
 mod server;
+mod ssh;
 mod state;
 mod tasks;
 mod vm;
@@ -47,6 +49,7 @@ pub use self::{
     network::{Iface, Network},
     scenario::{OLD_KEY, Scenario},
     server::Request,
+    ssh::SshHosts,
     state::{Node, PRIVILEGES, State},
     tasks::Task,
     vm::{Vm, agent_enabled},

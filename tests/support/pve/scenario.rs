@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::api;
+use super::cloudinit;
 use super::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,44 @@ pub enum Scenario {
     /// The VM-level firewall is off (`enable` absent).
     FirewallDisabled(u32),
     VmStopped(u32),
+    /// The token's role is read-only (PVEAuditor plus VM.Monitor): enough to certify, not
+    /// to repair.
+    ReadOnlyToken,
+    /// The cluster-wide firewall switch is off (`enable: 0`).
+    ClusterFirewallOff,
+    /// The node's host firewall is switched off (`enable: 0`).
+    NodeFirewallOff(&'static str),
+    /// The VM's net0 has `firewall=0`: its traffic bypasses the VM's rules.
+    NicNotFiltered(u32),
+    /// The VM's rule accepting SSH from the runner is disabled (`enable: 0`).
+    SshRuleDisabled(u32),
+    /// The template's description names another image (the pipeline rebuilt it from a
+    /// different one).
+    TemplateWrongImage(u32),
+    /// The template has no `agent`: every clone starts without the agent device.
+    TemplateWithoutAgent(u32),
+    /// The VM's cloud-init drive was detached (`ide2` gone from its config).
+    CloudInitDriveMissing(u32),
+    /// A `cicustom` user snippet replaces the generated user-data (hostname and keys
+    /// included); the drive was generated with it, so it is not stale.
+    CustomUserData(u32),
+    /// The guest never applied the user-data's hostname: it still calls itself `ubuntu`
+    /// (the cloud image's).
+    GuestHostnameNotSet(u32),
+    /// The guest took a DHCP lease (`.199` of its subnet) instead of ipconfig0's address.
+    GuestAddressWrong(u32),
+    /// The guest no longer sees its NoCloud seed (see [`super::Vm::guest_sees_seed`]):
+    /// `blkid -t LABEL=cidata` finds nothing. Only the SSH stand-in shows it.
+    SeedUnreadable(u32),
+    /// The VM was rebuilt with new SSH host keys; the runner's known_hosts holds the old
+    /// one. Only the SSH stand-in shows it.
+    GuestHostKeyChanged(u32),
+    /// The node's VLAN gateway interface was deleted from the running network. Only the SSH
+    /// stand-in (`ip addr`) shows it; the network API lists bridges only.
+    GatewayMissing {
+        node: &'static str,
+        iface: &'static str,
+    },
 }
 
 /// The key the cloud-init drive still holds in [`Scenario::StaleCloudInit`].
@@ -63,6 +102,23 @@ impl Scenario {
             Scenario::StaleCloudInit(4101),
             Scenario::FirewallDisabled(4101),
             Scenario::VmStopped(4101),
+            Scenario::ReadOnlyToken,
+            Scenario::ClusterFirewallOff,
+            Scenario::NodeFirewallOff("pve2"),
+            Scenario::NicNotFiltered(4102),
+            Scenario::SshRuleDisabled(4103),
+            Scenario::TemplateWrongImage(9000),
+            Scenario::TemplateWithoutAgent(9000),
+            Scenario::CloudInitDriveMissing(4101),
+            Scenario::CustomUserData(4102),
+            Scenario::GuestHostnameNotSet(4103),
+            Scenario::GuestAddressWrong(4102),
+            Scenario::SeedUnreadable(4102),
+            Scenario::GuestHostKeyChanged(4103),
+            Scenario::GatewayMissing {
+                node: "pve1",
+                iface: "vmbr1.30",
+            },
         ]
     }
 
@@ -140,6 +196,111 @@ impl Scenario {
                 vm.running = false;
                 vm.started_at = None;
                 vm.agent_device = false;
+            }
+            Scenario::ReadOnlyToken => {
+                st.privileges
+                    .retain(|p| p.ends_with(".Audit") || p == "VM.Monitor");
+            }
+            Scenario::ClusterFirewallOff => {
+                st.cluster_firewall.insert("enable".into(), 0.into());
+            }
+            Scenario::NodeFirewallOff(node) => {
+                st.node_mut(node)
+                    .unwrap_or_else(|| missing(format!("node {node}")))
+                    .firewall
+                    .insert("enable".into(), 0.into());
+            }
+            Scenario::NicNotFiltered(vmid) => {
+                let vm = st
+                    .vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")));
+                let net0 = vm.config.get("net0").and_then(Value::as_str).unwrap_or("");
+                let net0 = net0.replace("firewall=1", "firewall=0");
+                vm.config.insert("net0".into(), net0.into());
+            }
+            Scenario::SshRuleDisabled(vmid) => {
+                let vm = st
+                    .vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")));
+                for rule in &mut vm.firewall_rules {
+                    if rule.get("dport").and_then(Value::as_str) == Some("22") {
+                        rule.insert("enable".into(), 0.into());
+                    }
+                }
+            }
+            Scenario::TemplateWrongImage(vmid) => {
+                let t = st
+                    .vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("template {vmid}")));
+                let other = "0".repeat(64);
+                let d = t.config.get("description").and_then(Value::as_str);
+                let d = d
+                    .unwrap_or("")
+                    .lines()
+                    .map(|l| match l.strip_prefix("image-sha256=") {
+                        Some(_) => format!("image-sha256={other}\n"),
+                        None => format!("{l}\n"),
+                    });
+                let d: String = d.collect();
+                t.config.insert("description".into(), d.into());
+            }
+            Scenario::TemplateWithoutAgent(vmid) => {
+                st.vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("template {vmid}")))
+                    .config
+                    .remove("agent");
+            }
+            Scenario::CloudInitDriveMissing(vmid) => {
+                let vm = st
+                    .vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")));
+                let volume = format!(":vm-{vmid}-cloudinit");
+                vm.config
+                    .retain(|_, v| !v.as_str().is_some_and(|v| v.contains(&volume)));
+            }
+            Scenario::CustomUserData(vmid) => {
+                let vm = st
+                    .vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")));
+                vm.config.insert(
+                    "cicustom".into(),
+                    "user=local:snippets/site-user.yaml".into(),
+                );
+                cloudinit::regenerate(vm);
+            }
+            Scenario::GuestHostnameNotSet(vmid) => {
+                st.vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")))
+                    .guest_hostname = "ubuntu".into();
+            }
+            Scenario::GuestAddressWrong(vmid) => {
+                let vm = st
+                    .vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")));
+                let ip = vm
+                    .guest_ip
+                    .clone()
+                    .unwrap_or_else(|| missing(format!("address of VM {vmid}")));
+                let (net, _) = ip.rsplit_once('.').unwrap_or((&ip, ""));
+                vm.guest_ip = Some(format!("{net}.199"));
+            }
+            Scenario::SeedUnreadable(vmid) => {
+                st.vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")))
+                    .guest_sees_seed = false;
+            }
+            Scenario::GuestHostKeyChanged(vmid) => {
+                st.vm_mut(vmid)
+                    .unwrap_or_else(|| missing(format!("VM {vmid}")))
+                    .guest_host_key_changed = true;
+            }
+            Scenario::GatewayMissing { node, iface } => {
+                st.node_mut(node)
+                    .unwrap_or_else(|| missing(format!("node {node}")))
+                    .network
+                    .running
+                    .remove(iface)
+                    .unwrap_or_else(|| missing(format!("{iface} on {node}")));
             }
         }
     }

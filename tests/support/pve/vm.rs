@@ -40,6 +40,12 @@ pub struct Vm {
     /// What the guest took from cloud-init at its last boot.
     pub guest_hostname: String,
     pub guest_ip: Option<String>,
+    /// The guest sees its cloud-init drive as a CD-ROM (false: the drive is on a bus the
+    /// guest image has no driver for; cloud-init ran from its cache of an earlier boot).
+    pub guest_sees_seed: bool,
+    /// The guest's SSH host keys were regenerated (the VM was rebuilt): the runner's
+    /// known_hosts still holds the old key. Only the SSH stand-in ([`super::SshHosts`]) uses it.
+    pub guest_host_key_changed: bool,
     /// `/etc/pve/firewall/<vmid>.fw`.
     pub firewall_options: Config,
     pub firewall_rules: Vec<Config>,
@@ -152,6 +158,8 @@ impl Vm {
             guest_agent_installed: true,
             guest_hostname: String::new(),
             guest_ip: None,
+            guest_sees_seed: true,
+            guest_host_key_changed: false,
             firewall_options: Config::new(),
             firewall_rules: Vec::new(),
         }
