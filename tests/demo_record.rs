@@ -7,12 +7,12 @@
 //! Each part of the demo lab is certified live against its fixture with `--record`, each in a
 //! private network namespace (`support::cloud::Netns`, only its loopback):
 //! - pve: the fake PVE API (`support::pve`, its listener made inside the namespace) and
-//!   [`PveSsh`]: sshd stand-ins on the demo's node and VM addresses for the checks that SSH
-//!   into the nodes and guests; `--providers pve`, and again with `--repair` on a lab with
-//!   the [`BROKEN`] faults, so that recording holds broken → repair steps → verified;
+//!   `support::pve::SshHosts`: an sshd on the demo's node and VM addresses for the checks
+//!   that SSH into the nodes and guests; `--providers pve`, and again with `--repair` on a
+//!   lab with the [`BROKEN`] faults, so that recording holds broken → repair steps →
+//!   verified;
 //! - aws, azure, oci: moto + shim, fake az/oci and a guest sshd (`support::cloud`), one
-//!   `--providers <p>` run each.
-//!
+//!   `--providers <p>` run each;
 //! - reachability: a netlab (`support::netlab`) laid out from the demo topology's own
 //!   reachability inputs — its addresses, names, users, MACs, deny rules, HTTPS cloud APIs
 //!   (a test CA the runner trusts through `SSL_CERT_FILE`) — with stand-ins for the provider
@@ -47,7 +47,7 @@ use support::demo::{Rewrite, read_exchanges, replay, root, write_recording};
 use support::netlab::from_vars::topology_inputs;
 use support::netlab::standins::{TOPOLOGY as STANDIN_TOPOLOGY, is_standin};
 use support::netlab::{Lab as NetLab, TIMEDATECTL};
-use support::pve::{Lab as PveLab, PveFixture, Scenario};
+use support::pve::{Lab as PveLab, PveFixture, Scenario, SshHosts};
 
 /// Overrides that empty the reachability catalog's lists (each part records its own catalog).
 const REACHABILITY_OFF: &[&str] = &[
@@ -111,236 +111,6 @@ fn reachability_off() -> Vec<(String, String)> {
 
 // ---- pve -----------------------------------------------------------------------------------
 
-/// The SSH side of the PVE part, inside its namespace: the demo's node and VM addresses on
-/// the loopback, `pve1.lab.test`/`pve2.lab.test` in the namespace's `/etc/hosts`, one sshd
-/// per node (root, real `sysctl`/`ip`, a fake `timedatectl`) and per certification VM (the
-/// cloud-init user, fakes for `hostname`, `cloud-init status`, `sudo -n` and `blkid`), and on
-/// pve1 the gateway interfaces of `vars.gateways` with forwarding on. The cloud-init user
-/// exists only in the namespace's `/etc/passwd` (`ip netns exec` binds
-/// `/etc/netns/NAME/*` over `/etc`), as uid 0: nothing is added to the machine's accounts.
-struct PveSsh {
-    sshd: Vec<std::process::Child>,
-    /// Each sshd's PidFile (`ip netns exec` may fork instead of exec'ing it).
-    pidfiles: Vec<std::path::PathBuf>,
-    etc: std::path::PathBuf,
-    /// `--var`s pointing the pve catalog's keys and known_hosts at this lab.
-    vars: Vec<(String, String)>,
-}
-
-impl Drop for PveSsh {
-    fn drop(&mut self) {
-        for f in &self.pidfiles {
-            let pid = std::fs::read_to_string(f).ok();
-            if let Some(pid) = pid.and_then(|p| p.trim().parse::<libc::pid_t>().ok()) {
-                // SAFETY: SIGTERM to the sshd this lab started, by the pid it wrote.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-            }
-        }
-        for c in &mut self.sshd {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.etc);
-    }
-}
-
-fn sh(c: &mut Command) {
-    let o = c.output().unwrap();
-    assert!(
-        o.status.success(),
-        "{c:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn exe(path: &std::path::Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-}
-
-impl PveSsh {
-    fn start(lab: &Lab) -> PveSsh {
-        let v = demo_vars("pve");
-        let dir = lab.path("pve-ssh");
-        std::fs::create_dir_all(&dir).unwrap();
-        let ns = lab.ns.name.clone();
-        let etc = std::path::PathBuf::from(format!("/etc/netns/{ns}"));
-        std::fs::create_dir_all(&etc).unwrap();
-        let user = s(&v, "ciuser");
-        let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-        passwd.push_str(&format!(
-            "{user}:x:0:0:demo cloud-init user:/root:/bin/sh\n"
-        ));
-        std::fs::write(etc.join("passwd"), passwd).unwrap();
-        let domain = s(&v, "node_domain");
-        let reach = demo_vars("reachability");
-        let mut hosts = String::from("127.0.0.1 localhost\n");
-        let mut nodes: Vec<(String, String)> = Vec::new();
-        for n in reach["pve_nodes"].as_array().unwrap() {
-            let (name, addr) = (n["name"].as_str().unwrap(), n["addr"].as_str().unwrap());
-            hosts.push_str(&format!("{addr} {name}.{domain} {name}\n"));
-            nodes.push((format!("{name}.{domain}"), addr.to_string()));
-        }
-        std::fs::write(etc.join("hosts"), hosts).unwrap();
-        let ip = |args: &[&str]| sh(Command::new("ip").arg("-n").arg(&ns).args(args));
-        // One host key and one client key (copied twice: node and guest identities are
-        // separate demo paths).
-        sh(Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(dir.join("host_key")));
-        sh(Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "labcert@runner",
-                "-f",
-            ])
-            .arg(dir.join("node_id")));
-        std::fs::copy(dir.join("node_id"), dir.join("guest_id")).unwrap();
-        let pubkey = std::fs::read_to_string(dir.join("node_id.pub")).unwrap();
-        let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
-        let host_pub: Vec<&str> = host_pub.split_whitespace().take(2).collect();
-        let mut known = String::new();
-        let mut sshd = Vec::new();
-        let mut pidfiles = Vec::new();
-        let mut start = |name: &str, addr: &str, fakes: &[(&str, String)], state: Option<Value>| {
-            ip(&["addr", "add", &format!("{addr}/32"), "dev", "lo"]);
-            let d = dir.join(name);
-            let bin = d.join("bin");
-            std::fs::create_dir_all(&bin).unwrap();
-            for (tool, text) in fakes {
-                exe(&bin.join(tool), text);
-            }
-            let mut env = format!(
-                "PATH={}:/usr/sbin:/usr/bin:/sbin:/bin HOME=/",
-                bin.display()
-            );
-            if let Some(state) = state {
-                let f = d.join("state.json");
-                std::fs::write(&f, state.to_string()).unwrap();
-                env.push_str(&format!(" LABCERT_GUEST_STATE={}", f.display()));
-            }
-            let forced = format!("exec env -i {env} /bin/sh -c \\\"$SSH_ORIGINAL_COMMAND\\\"");
-            std::fs::write(
-                d.join("authorized_keys"),
-                format!("command=\"{forced}\",no-port-forwarding,no-agent-forwarding {pubkey}"),
-            )
-            .unwrap();
-            let config = d.join("sshd_config");
-            std::fs::write(
-                &config,
-                format!(
-                    "Port 22\nListenAddress {addr}\nHostKey {k}\nPidFile {d}/sshd.pid\n\
-                     AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
-                     PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                     PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nUseDNS no\n\
-                     MaxStartups 200:30:400\nMaxSessions 200\nLogLevel VERBOSE\n",
-                    k = dir.join("host_key").display(),
-                    d = d.display()
-                ),
-            )
-            .unwrap();
-            sh(Command::new("install").args(["-d", "-m", "0755", "/run/sshd"]));
-            let log = std::fs::File::create(d.join("sshd.log")).unwrap();
-            let child = lab
-                .ns
-                .command("/usr/sbin/sshd")
-                .args(["-D", "-e", "-f"])
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            sshd.push(child);
-            pidfiles.push(d.join("sshd.pid"));
-            known.push_str(&format!("{name},{addr} {}\n", host_pub.join(" ")));
-        };
-        for (fqdn, addr) in &nodes {
-            start(
-                fqdn,
-                addr,
-                &[("timedatectl", TIMEDATECTL.to_string())],
-                None,
-            );
-        }
-        let guest_tool = format!("#!{}\n{}", python3().display(), support::cloud::GUEST_TOOL);
-        for vm in v["cert_vms"].as_array().unwrap() {
-            let (name, addr) = (vm["name"].as_str().unwrap(), vm["ip"].as_str().unwrap());
-            let fakes = [
-                ("hostname", guest_tool.clone()),
-                ("cloud-init", guest_tool.clone()),
-                ("sudo", "#!/bin/sh\n[ \"$1\" = -n ] && shift\nexec \"$@\"\n".to_string()),
-                (
-                    "blkid",
-                    "#!/bin/sh\n[ \"$*\" = \"-t LABEL=cidata -o device\" ] && echo /dev/sr0 && exit 0\nexit 2\n"
-                        .to_string(),
-                ),
-            ];
-            let state = json!({"hostname": name, "cloud_init": cloud_init_done("NoCloud")});
-            start(name, addr, &fakes, Some(state));
-        }
-        // pve1's gateways, forwarding on.
-        for gw in v["gateways"].as_array().unwrap() {
-            let iface = gw["iface"].as_str().unwrap();
-            let addr = gw["address"].as_str().unwrap();
-            // A veth pair (the machine may lack the dummy module), both ends up.
-            let peer = format!("gw{}", iface.replace(['.', 'v', 'm', 'b', 'r'], ""));
-            ip(&["link", "add", iface, "type", "veth", "peer", "name", &peer]);
-            ip(&["addr", "add", &format!("{addr}/24"), "dev", iface]);
-            ip(&["link", "set", iface, "up"]);
-            ip(&["link", "set", &peer, "up"]);
-        }
-        sh(lab
-            .ns
-            .command("sysctl")
-            .args(["-q", "-w", "net.ipv4.ip_forward=1"]));
-        std::fs::write(dir.join("known_hosts"), &known).unwrap();
-        // Every sshd accepts before labcert starts.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let addrs: Vec<String> = nodes
-            .iter()
-            .map(|(_, a)| a.clone())
-            .chain(
-                v["cert_vms"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|vm| s(vm.as_object().unwrap(), "ip")),
-            )
-            .collect();
-        for a in &addrs {
-            while !lab
-                .ns
-                .command("bash")
-                .args(["-c", &format!("</dev/tcp/{a}/22")])
-                .status()
-                .unwrap()
-                .success()
-            {
-                assert!(Instant::now() < deadline, "sshd on {a} did not start");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        let path = |f: &str| dir.join(f).display().to_string();
-        let vars = vec![
-            var("pve", "node_identity", &path("node_id")),
-            var("pve", "guest_identity", &path("guest_id")),
-            var("pve", "known_hosts", &path("known_hosts")),
-        ];
-        PveSsh {
-            sshd,
-            pidfiles,
-            etc,
-            vars,
-        }
-    }
-}
-
 fn record_pve(faults: &[Scenario], repair: bool, secrets: &mut Vec<String>) -> Vec<Value> {
     // In a namespace of its own, like the cloud labs: the SSH checks' demo addresses lead
     // nowhere from there.
@@ -349,13 +119,22 @@ fn record_pve(faults: &[Scenario], repair: bool, secrets: &mut Vec<String>) -> V
     let ns_path = format!("/run/netns/{}", lab.ns.name);
     let pve = PveFixture::with_faults_in(PveLab::default(), faults, Some(&ns_path));
     secrets.push(pve.token());
-    let ssh = PveSsh::start(&lab);
-    secrets.push(std::fs::read_to_string(lab.path("pve-ssh/node_id")).unwrap());
+    let ssh = SshHosts::start(&lab.ns, &pve, &s(&demo_vars("pve"), "node_domain"));
+    secrets.push(std::fs::read_to_string(&ssh.identity).unwrap());
+    // The nodes' and the guests' keys are separate demo paths: one key under two paths, so
+    // each recorded path rewrites to its own.
+    let guest_id = lab.path("guest_id");
+    std::fs::copy(&ssh.identity, &guest_id).unwrap();
+    let ssh_vars = [
+        var("pve", "node_identity", &ssh.identity.display().to_string()),
+        var("pve", "guest_identity", &guest_id.display().to_string()),
+        var("pve", "known_hosts", &ssh.known_hosts.display().to_string()),
+    ];
     let mut vars = vec![
         ("pve.url".to_string(), pve.url()),
         ("pve.fingerprint".to_string(), pve.fingerprint()),
     ];
-    vars.extend(ssh.vars.iter().cloned());
+    vars.extend(ssh_vars);
     vars.extend(reachability_off());
     let mut common: Vec<String> = ["--catalogs", "catalogs"].map(String::from).to_vec();
     let mut plan_args = common.clone();
