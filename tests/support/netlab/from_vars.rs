@@ -20,8 +20,8 @@ use serde_json::Value;
 
 use super::layout::{Api, DOMAIN, Host, Net, Plan, Role};
 
-/// The reachability inputs topology file `path` binds (its `catalogs.reachability.vars`).
-pub fn topology_inputs(path: &Path) -> Value {
+/// The vars topology file `path` binds `catalog` with (its `catalogs.<catalog>.vars`).
+pub fn topology_vars(path: &Path, catalog: &str) -> Value {
     let mut diags = labcert::diag::Diagnostics::default();
     let Some(labcert::workspace::Loaded::Topology(t)) = labcert::workspace::load(path, &mut diags)
     else {
@@ -30,8 +30,8 @@ pub fn topology_inputs(path: &Path) -> Value {
     let binding = t
         .model
         .catalogs
-        .get("reachability")
-        .unwrap_or_else(|| panic!("{} does not bind reachability", path.display()));
+        .get(catalog)
+        .unwrap_or_else(|| panic!("{} does not bind {catalog}", path.display()));
     Value::Object(
         binding
             .vars
@@ -39,6 +39,11 @@ pub fn topology_inputs(path: &Path) -> Value {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     )
+}
+
+/// The reachability inputs topology file `path` binds.
+pub fn topology_inputs(path: &Path) -> Value {
+    topology_vars(path, "reachability")
 }
 
 /// The /24 holding `a`, as `(first three octets)`.

@@ -92,6 +92,128 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
+/// `v[key]` as a string (numbers too).
+fn text(v: &serde_json::Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| v[key].as_u64().map(|n| n.to_string()))
+        .unwrap_or_else(|| panic!("missing `{key}` in {v}"))
+}
+
+fn list<'a>(v: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
+    v[key]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_else(|| panic!("missing list `{key}`"))
+}
+
+impl Lab {
+    /// The lab topology file `path` describes: its pve vars (nodes, bridges, gateways,
+    /// templates, certification VMs, cloud-init user and key, storage) and the node
+    /// addresses of its reachability `pve_nodes`. A VM's VLAN is the one its gateway routes
+    /// (`vmbr1.20` → 20); timings are the defaults'.
+    pub fn from_topology(path: &std::path::Path) -> Lab {
+        use super::super::netlab::from_vars::topology_vars;
+        let pve = topology_vars(path, "pve");
+        let reach = topology_vars(path, "reachability");
+        let addr = |node: &str| {
+            list(&reach, "pve_nodes")
+                .iter()
+                .find(|n| n["name"] == node)
+                .map(|n| text(n, "addr"))
+                .unwrap_or_else(|| panic!("no reachability pve_nodes entry for {node}"))
+        };
+        let nodes: Vec<NodeSpec> = list(&pve, "nodes")
+            .iter()
+            .map(|n| {
+                let name = n.as_str().expect("a node name").to_string();
+                NodeSpec {
+                    ip: addr(&name),
+                    name,
+                }
+            })
+            .collect();
+        let gateways: Vec<GatewaySpec> = list(&pve, "gateways")
+            .iter()
+            .map(|g| GatewaySpec {
+                node: text(g, "node"),
+                iface: text(g, "iface"),
+                address: text(g, "address"),
+            })
+            .collect();
+        let vms: Vec<VmSpec> = list(&pve, "cert_vms")
+            .iter()
+            .map(|v| {
+                let ipconfig0 = text(v, "ipconfig0");
+                let gw = ipconfig0
+                    .split(',')
+                    .find_map(|p| p.strip_prefix("gw="))
+                    .unwrap_or_default();
+                let vlan = gateways
+                    .iter()
+                    .find(|g| g.address == gw)
+                    .and_then(|g| g.iface.rsplit_once('.'))
+                    .and_then(|(_, id)| id.parse().ok())
+                    .unwrap_or_else(|| panic!("no gateway routes {gw} (the VLAN of {v})"));
+                VmSpec {
+                    name: text(v, "name"),
+                    node: text(v, "node"),
+                    vmid: text(v, "vmid").parse().expect("a vmid"),
+                    mac: text(v, "mac"),
+                    ip: text(v, "ip"),
+                    ipconfig0,
+                    vlan,
+                }
+            })
+            .collect();
+        let bridges: Vec<BridgeSpec> = list(&pve, "bridges")
+            .iter()
+            .map(|b| BridgeSpec {
+                iface: text(b, "iface"),
+                ports: text(b, "ports"),
+                vids: text(b, "vids"),
+                carries_management: b["carries_management"].as_bool().unwrap_or(false),
+                node: None,
+            })
+            .collect();
+        let vm_bridge = bridges
+            .iter()
+            .find(|b| !b.carries_management)
+            .map_or_else(|| s("vmbr0"), |b| b.iface.clone());
+        let first = nodes.first().expect("a node").ip.clone();
+        let release = text(&pve, "min_release")
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .to_string();
+        let defaults = Lab::default();
+        Lab {
+            cluster_name: s("lab"),
+            version: format!("{release}.4"),
+            release,
+            management_gateway: format!("{}.1", &first[..first.rfind('.').expect("IPv4")]),
+            nodes,
+            bridges,
+            gateways,
+            templates: list(&pve, "templates")
+                .iter()
+                .map(|t| TemplateSpec {
+                    vmid: text(t, "vmid").parse().expect("a vmid"),
+                    name: text(t, "name"),
+                    node: text(t, "node"),
+                    image_sha256: text(t, "image_sha256"),
+                })
+                .collect(),
+            vms,
+            vm_bridge,
+            ciuser: text(&pve, "ciuser"),
+            ssh_pubkey: text(&pve, "ssh_pubkey"),
+            runner_cidr: text(&pve, "runner_cidr"),
+            storages: vec![text(&pve, "cloudinit_storage"), s("local")],
+            ..defaults
+        }
+    }
+}
+
 impl Default for Lab {
     fn default() -> Lab {
         let vm = |name: &str, node: &str, vmid: u32, mac: &str, ip: &str, vlan: u16| VmSpec {
