@@ -10,6 +10,8 @@
 //! * AWS: `moto_server` (from `target/cloud-venv`, made by `scripts/cloud-fixtures.sh`) seeded
 //!   through boto3 with the demo lab ([`AWS_SEED`]), the real AWS CLI v1 pointed at it, and
 //!   `tests/fixtures-bin/aws` in front of it for what moto lacks (EC2 Service Quotas, CpuOptions).
+//!   [`Lab::start_moto_iam`] makes moto check IAM (signatures and the certifier role's policy)
+//!   on every request after the seed's first three, as AWS does.
 //! * Azure, OCI: `tests/fixtures-bin/az` and `oci` answer from a JSON state: [`azure_state`]
 //!   and [`oci_state`] build the healthy demo lab, the tests break it.
 //! * The test instance: a private sshd on 127.0.0.1:22 of the namespace ([`Guest`]) whose
@@ -271,6 +273,8 @@ pub struct Lab {
     /// The runner's private key (`ssh_identity`) and its public line (`ssh_pubkey`).
     pub identity: PathBuf,
     pub pubkey: String,
+    /// moto was started by [`Lab::start_moto_iam`]: it checks every request against IAM.
+    pub aws_iam: bool,
 }
 
 /// What one `labcert certify` run left.
@@ -280,6 +284,18 @@ pub struct Run {
     pub stderr: String,
     pub code: i32,
     pub took: Duration,
+    /// CPU time (user + system) of labcert and every probe it ran. Exact when the test is
+    /// the only one in its process (nextest); under `cargo test` other tests' children count.
+    pub cpu: Duration,
+}
+
+/// CPU time of this process's children that have been waited for.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut r) };
+    let t = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+    t(r.ru_utime) + t(r.ru_stime)
 }
 
 impl Default for Lab {
@@ -314,6 +330,7 @@ impl Lab {
             dir,
             identity,
             pubkey,
+            aws_iam: false,
         }
     }
 
@@ -349,6 +366,31 @@ impl Lab {
             vars.push(var(catalog, "ssh_pubkey_file", &file.display().to_string()));
         }
         vars
+    }
+
+    /// Changes the guest's state (what its `hostname`, `cloud-init` and `curl` answer) for the
+    /// next logins; the sshd keeps running.
+    pub fn update_guest(&self, change: impl FnOnce(&mut Value)) {
+        assert!(self.guest.is_some(), "start_guest first");
+        let path = self.dir.path().join("guest/state.json");
+        let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .expect("the guest state is JSON");
+        change(&mut state);
+        write_json(&path, &state);
+    }
+
+    /// A known_hosts that pins another host key for the guest's address: what the runner
+    /// holds once the instance was replaced (or something else answers there).
+    pub fn stale_known_hosts(&self) -> PathBuf {
+        let key = self.path("stale_host_key");
+        if !key.exists() {
+            keygen(&key);
+        }
+        let public = std::fs::read_to_string(self.path("stale_host_key.pub")).unwrap();
+        let fields: Vec<&str> = public.split_whitespace().take(2).collect();
+        let path = self.path("stale_known_hosts");
+        write(&path, &format!("127.0.0.1 {}\n", fields.join(" ")));
+        path
     }
 
     /// `labcert --catalogs catalogs certify --topology demo --live --providers <provider>`,
@@ -405,6 +447,7 @@ impl Lab {
             .stdin(Stdio::null())
             .stdout(File::create(self.path("certify.stdout")).unwrap())
             .stderr(File::create(self.path("certify.stderr")).unwrap());
+        let cpu_before = children_cpu();
         let started = Instant::now();
         let mut child = c.spawn().expect("run labcert");
         let limit = Duration::from_secs(240);
@@ -424,6 +467,7 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(20));
         };
         let took = started.elapsed();
+        let cpu = children_cpu().saturating_sub(cpu_before);
         let stdout = std::fs::read_to_string(self.path("certify.stdout")).unwrap_or_default();
         let stderr = std::fs::read_to_string(self.path("certify.stderr")).unwrap_or_default();
         let text = std::fs::read_to_string(&out).unwrap_or_else(|e| {
@@ -437,12 +481,13 @@ impl Lab {
             stderr,
             code: status.code().unwrap_or(-1),
             took,
+            cpu,
         }
     }
 }
 
 /// `tests/fixtures-bin`, the venv's bin (when there is one), then this process's PATH.
-fn test_path() -> std::ffi::OsString {
+pub fn test_path() -> std::ffi::OsString {
     let mut dirs = vec![fixtures_bin()];
     if venv().join("bin").exists() {
         dirs.push(venv().join("bin"));
@@ -564,7 +609,8 @@ pub fn cloud_init_done(datasource: &str) -> Value {
 /// The guest's fake `hostname`, `cloud-init` and `curl` (dispatched on the name it is run
 /// by), answering from `$LABCERT_GUEST_STATE`. `curl` knows only the instance metadata
 /// service at 169.254.169.254 (AWS IMDSv2, Azure IMDS, OCI IMDS v2) and never opens a socket:
-/// any other URL fails like an unreachable host (exit 7).
+/// any other URL, or the metadata service when the state says `"imds": {"unreachable": true}`
+/// (a firewall in the guest), fails like an unreachable host (exit 7).
 pub const GUEST_TOOL: &str = r###"
 import json, os, sys
 from urllib.parse import urlparse, parse_qs
@@ -616,6 +662,9 @@ if u.hostname != "169.254.169.254":
     sys.stderr.write(f"curl: (7) Failed to connect to {u.hostname} port 80: Connection refused\n")
     sys.exit(7)
 imds = state["imds"]
+if imds.get("unreachable"):
+    # A firewall inside the guest rejects the link-local address.
+    sys.exit(7)
 kind = imds["kind"]
 if kind == "aws":
     if u.path == "/latest/api/token":
@@ -649,24 +698,47 @@ reply(404, "")
 
 // ---- the demo topology --------------------------------------------------------------------
 
+/// `catalogs/topologies/demo.yaml`.
+pub fn demo_topology() -> PathBuf {
+    root().join("catalogs/topologies/demo.yaml")
+}
+
 /// The vars `catalogs/topologies/demo.yaml` binds for `catalog`.
 pub fn demo_vars(catalog: &str) -> Map<String, Value> {
-    let path = root().join("catalogs/topologies/demo.yaml");
+    binding_vars(&demo_topology(), catalog)
+        .unwrap_or_else(|| panic!("the demo topology does not bind {catalog}"))
+}
+
+/// The vars the topology file `path` binds for `catalog`, if it binds it.
+fn binding_vars(path: &Path, catalog: &str) -> Option<Map<String, Value>> {
     let mut diags = labcert::diag::Diagnostics::default();
-    let Some(labcert::workspace::Loaded::Topology(t)) = labcert::workspace::load(&path, &mut diags)
+    let Some(labcert::workspace::Loaded::Topology(t)) = labcert::workspace::load(path, &mut diags)
     else {
         panic!("{} does not load as a topology", path.display());
     };
-    let binding = t
-        .model
-        .catalogs
-        .get(catalog)
-        .unwrap_or_else(|| panic!("the demo topology does not bind {catalog}"));
-    binding
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    let binding = t.model.catalogs.get(catalog)?;
+    Some(
+        binding
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// The topology files in `catalogs/topologies`.
+fn topologies() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("catalogs/topologies"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "yaml" || x == "yml" || x == "toml")
+        })
+        .collect();
+    paths.sort();
+    paths
 }
 
 /// `vars[name]` as a string.
@@ -680,9 +752,26 @@ pub fn s(vars: &Map<String, Value>, name: &str) -> String {
 
 // ---- AWS ----------------------------------------------------------------------------------
 
-/// The demo AMI, as `MOTO_AMIS_PATH` loads it (moto's own ~1,300 AMIs are then left out).
-fn demo_amis(v: &Map<String, Value>) -> Value {
-    json!([{
+/// The base AMI of every topology that binds the aws catalog (the demo's, the example lab's),
+/// as `MOTO_AMIS_PATH` loads them into every account and region (moto's own ~1,300 AMIs are
+/// then left out).
+fn lab_amis() -> Value {
+    let mut amis: Vec<Value> = Vec::new();
+    for path in topologies() {
+        let Some(v) = binding_vars(&path, "aws") else {
+            continue;
+        };
+        let ami = lab_ami(&v);
+        if !amis.iter().any(|a| a["ami_id"] == ami["ami_id"]) {
+            amis.push(ami);
+        }
+    }
+    Value::Array(amis)
+}
+
+/// A lab's base AMI (`ami`, `architecture`, its `image-sha256` tag).
+fn lab_ami(v: &Map<String, Value>) -> Value {
+    json!({
         "ami_id": s(v, "ami"),
         "name": "labcert-ubuntu-2404-cert",
         "description": "labcert certification image (Ubuntu 24.04)",
@@ -699,7 +788,7 @@ fn demo_amis(v: &Map<String, Value>) -> Value {
         "sriov": "simple",
         "boot_mode": "uefi",
         "tags": {"image-sha256": s(v, "image_sha256"), "qual:owner": s(v, "owner_tag")}
-    }])
+    })
 }
 
 /// What can be wrong with the AWS lab (besides credentials).
@@ -707,10 +796,14 @@ fn demo_amis(v: &Map<String, Value>) -> Value {
 pub struct AwsFaults {
     /// Seeding faults (see [`AWS_SEED`]): `sg-no-runner-ssh`, `ami-deregistered`,
     /// `keypair-deleted`, `instance-run-tag-missing`, `foreign-run-resource`, `orphan-eip`,
-    /// `lt-imdsv1`, `no-default-route`.
+    /// `lt-imdsv1`, `no-default-route`, `public-ip-flipped`, `vpc-dns-off`,
+    /// `instance-no-userdata`.
     pub seed: Vec<&'static str>,
     /// EC2 L-1216C47A (default 32 vCPUs).
     pub vcpu_quota: Option<f64>,
+    /// IAM actions (`ec2:DescribeInstances`) the certifier role is explicitly denied; moto
+    /// enforces them only when started by [`Lab::start_moto_iam`].
+    pub deny: Vec<&'static str>,
 }
 
 /// A seeded AWS lab: `--var`s for the ids moto chose and the environment for the AWS CLI.
@@ -722,19 +815,35 @@ pub struct AwsLab {
 
 const MOTO_PORT: u16 = 5000;
 
+/// Requests [`AWS_SEED`] makes before it has credentials of its own (create_user,
+/// put_user_policy, create_access_key): moto's `INITIAL_NO_AUTH_ACTION_COUNT` for
+/// [`Lab::start_moto_iam`].
+const SEED_BOOTSTRAP_ACTIONS: u32 = 3;
+
 impl Lab {
     /// Starts moto_server in the namespace (`auth`: with `INITIAL_NO_AUTH_ACTION_COUNT=0`, so
     /// it checks credentials as AWS does).
     pub fn start_moto(&mut self, auth: bool) {
+        self.spawn_moto(auth.then_some("0"));
+    }
+
+    /// Starts moto_server checking every request but the seed's first three (which create
+    /// the seed's own IAM user and key) against IAM, as AWS does: signatures, and the
+    /// policies of the principal (the certifier role's, with [`AwsFaults::deny`]).
+    pub fn start_moto_iam(&mut self) {
+        self.spawn_moto(Some(&SEED_BOOTSTRAP_ACTIONS.to_string()));
+        self.aws_iam = true;
+    }
+
+    fn spawn_moto(&mut self, no_auth_actions: Option<&str>) {
         let venv = require_venv();
-        let v = demo_vars("aws");
         let amis = self.path("amis.json");
-        write_json(&amis, &demo_amis(&v));
+        write_json(&amis, &lab_amis());
         let mut c = self.ns.command(venv.join("bin/moto_server"));
         c.args(["-H", "127.0.0.1", "-p", &MOTO_PORT.to_string()])
             .env("MOTO_AMIS_PATH", &amis);
-        if auth {
-            c.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+        if let Some(count) = no_auth_actions {
+            c.env("INITIAL_NO_AUTH_ACTION_COUNT", count);
         }
         let mut d = Daemon::spawn("moto_server", c, self.path("moto.log"));
         self.ns.wait_for(&mut d, MOTO_PORT);
@@ -743,16 +852,20 @@ impl Lab {
 
     /// The AWS CLI environment: moto's endpoint, the `labcert` profile from files in the temp
     /// dir, and the shim's state and call log.
-    fn aws_env(&self, credentials: &Value, shim_state: &Value) -> Vec<(String, String)> {
-        let v = demo_vars("aws");
-        let profile = s(&v, "profile");
+    fn aws_env(
+        &self,
+        v: &Map<String, Value>,
+        credentials: &Value,
+        shim_state: &Value,
+    ) -> Vec<(String, String)> {
+        let profile = s(v, "profile");
         let aws = self.path("aws");
         std::fs::create_dir_all(&aws).unwrap();
         write(
             &aws.join("config"),
             &format!(
                 "[profile {profile}]\nregion = {}\noutput = json\n",
-                s(&v, "region")
+                s(v, "region")
             ),
         );
         let mut creds = format!("[{profile}]\n");
@@ -767,7 +880,7 @@ impl Lab {
                 "AWS_ENDPOINT_URL".into(),
                 format!("http://127.0.0.1:{MOTO_PORT}"),
             ),
-            ("AWS_DEFAULT_REGION".into(), s(&v, "region")),
+            ("AWS_DEFAULT_REGION".into(), s(v, "region")),
             ("AWS_CONFIG_FILE".into(), p("config")),
             ("AWS_SHARED_CREDENTIALS_FILE".into(), p("credentials")),
             // No instance-metadata credential lookups, ever.
@@ -784,8 +897,31 @@ impl Lab {
     /// Seeds the running moto with the demo lab (broken as `faults` say), starts the guest
     /// with the instance's identity, and returns what `certify` needs.
     pub fn seed_aws(&mut self, faults: &AwsFaults) -> AwsLab {
+        self.seed_aws_for(&demo_topology(), faults)
+    }
+
+    /// [`Lab::seed_aws`] with the lab the topology file `topology` binds the aws catalog to
+    /// (its account, region, zone, image, names and CIDRs). A lab in an account other than
+    /// moto's default is seeded and certified through roles assumed in that account (moto
+    /// keeps each account's resources apart by the credentials' account); that needs moto
+    /// not checking IAM.
+    pub fn seed_aws_for(&mut self, topology: &Path, faults: &AwsFaults) -> AwsLab {
         let venv = require_venv();
-        let v = demo_vars("aws");
+        assert!(
+            faults.deny.is_empty() || self.aws_iam,
+            "AwsFaults::deny needs moto started by start_moto_iam (it enforces IAM then only)"
+        );
+        let v = binding_vars(topology, "aws")
+            .unwrap_or_else(|| panic!("{} does not bind aws", topology.display()));
+        // The instance's private address: .21 of the test subnet (the demo's reachability
+        // endpoint, 10.40.1.21).
+        let subnet = s(&v, "subnet_cidr");
+        let network: std::net::Ipv4Addr = subnet
+            .split('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("subnet_cidr {subnet:?} is not an IPv4 CIDR"));
+        let private_ip = std::net::Ipv4Addr::from(u32::from(network) + 21).to_string();
         let spec = json!({
             "region": s(&v, "region"), "az": s(&v, "az"), "account": s(&v, "account"),
             "role": s(&v, "role"), "vpc_cidr": s(&v, "vpc_cidr"),
@@ -797,8 +933,10 @@ impl Lab {
             "owner_tag": s(&v, "owner_tag"), "map_public_ip": v["map_public_ip"],
             // The demo reachability endpoint's private address; the public one is the
             // namespace's loopback, where the guest listens.
-            "private_ip": "10.40.1.21", "public_ip": "127.0.0.1",
+            "private_ip": private_ip, "public_ip": "127.0.0.1",
             "faults": faults.seed,
+            "deny": faults.deny,
+            "iam_enforced": self.aws_iam,
         });
         let spec_file = self.path("aws-spec.json");
         write_json(&spec_file, &spec);
@@ -829,7 +967,7 @@ impl Lab {
             "quotas": {"ec2/L-1216C47A": faults.vcpu_quota.unwrap_or(32.0)},
             "cpu_options": ids["cpu_options"],
         });
-        let env = self.aws_env(&ids["credentials"], &shim);
+        let env = self.aws_env(&v, &ids["credentials"], &shim);
         let instance_id = ids["instance_id"].as_str().unwrap().to_string();
         self.start_guest(&json!({
             "hostname": s(&v, "hostname"),
@@ -840,7 +978,7 @@ impl Lab {
                 "tokens_required": true,
                 "meta-data": {
                     "instance-id": instance_id,
-                    "local-ipv4": "10.40.1.21",
+                    "local-ipv4": private_ip,
                     "public-ipv4": "127.0.0.1",
                     "hostname": s(&v, "hostname"),
                 }
@@ -866,7 +1004,7 @@ impl Lab {
             "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
             "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         });
-        self.aws_env(&creds, &json!({}))
+        self.aws_env(&demo_vars("aws"), &creds, &json!({}))
     }
 
     /// Every AWS CLI call of the run, as the shim logged them.
@@ -890,9 +1028,12 @@ fn calls(path: &Path) -> Vec<Vec<String>> {
 /// with an IGW default route and a VGW route to the PVE lab, security group (SSH from the
 /// runner and the PVE lab, all from itself), the runner's key pair, the launch template
 /// (IMDSv2, user-data, owner tag), the certification instance (run + owner tags, IMDSv2) with
-/// an Elastic IP tagged with the run. moto's default VPC has no IGW or default route (research
-/// §2.3), hence a VPC of our own. `faults` in the spec break it on purpose. Prints the ids
-/// moto chose, the instance type's CPU options and an assumed-role session's credentials.
+/// an Elastic IP tagged with the run, and the certifier role. moto's default VPC has no IGW or
+/// default route (research §2.3), hence a VPC of our own. `faults` in the spec break it on
+/// purpose, `deny` takes actions from the role. With `iam_enforced` (moto checking IAM after
+/// its first three requests) it first makes a seed user with a key of its own. Prints the ids
+/// moto chose (and the region's default VPC), the instance type's CPU options and an
+/// assumed-role session's credentials.
 pub const AWS_SEED: &str = r###"
 import base64, json, os, socket, sys, time
 from urllib.parse import urlparse
@@ -902,7 +1043,8 @@ import boto3
 spec = json.load(open(sys.argv[1], encoding="utf-8"))
 faults = set(spec.get("faults", []))
 known = {"sg-no-runner-ssh", "ami-deregistered", "keypair-deleted", "instance-run-tag-missing",
-         "foreign-run-resource", "orphan-eip", "lt-imdsv1", "no-default-route"}
+         "foreign-run-resource", "orphan-eip", "lt-imdsv1", "no-default-route",
+         "public-ip-flipped", "vpc-dns-off", "instance-no-userdata"}
 if faults - known:
     sys.exit(f"unknown faults: {sorted(faults - known)}")
 
@@ -918,8 +1060,31 @@ while True:
         time.sleep(0.05)
 
 region = spec["region"]
-ec2 = boto3.client("ec2", region_name=region)
-sts = boto3.client("sts", region_name=region)
+session = boto3.Session(region_name=region)
+if spec.get("iam_enforced"):
+    # moto lets exactly these three requests through unchecked (INITIAL_NO_AUTH_ACTION_COUNT):
+    # a seed user allowed everything, and its key for every request after them.
+    iam = session.client("iam")
+    iam.create_user(UserName="labcert-seed")
+    iam.put_user_policy(UserName="labcert-seed", PolicyName="seed", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="labcert-seed")["AccessKey"]
+    session = boto3.Session(region_name=region, aws_access_key_id=key["AccessKeyId"],
+                            aws_secret_access_key=key["SecretAccessKey"])
+sts = session.client("sts")
+if sts.get_caller_identity()["Account"] != spec["account"]:
+    # The lab's account is not moto's default: seed it as a role assumed there (moto puts
+    # what a request makes in the account of its credentials).
+    if spec.get("iam_enforced"):
+        sys.exit("a lab in another account needs moto not checking IAM")
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{spec['account']}:role/labcert-seed",
+                        RoleSessionName="seed")["Credentials"]
+    session = boto3.Session(region_name=region, aws_access_key_id=c["AccessKeyId"],
+                            aws_secret_access_key=c["SecretAccessKey"],
+                            aws_session_token=c["SessionToken"])
+    sts = session.client("sts")
+ec2 = session.client("ec2")
+iam = session.client("iam")
 
 def tags(*pairs):
     return [{"Key": k, "Value": v} for k, v in pairs]
@@ -930,10 +1095,11 @@ run = ("qual:run-id", spec["run_id"])
 vpc = ec2.create_vpc(CidrBlock=spec["vpc_cidr"], TagSpecifications=[
     {"ResourceType": "vpc", "Tags": tags(("Name", "labcert-lab"), owner)}])["Vpc"]["VpcId"]
 ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
-ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": "vpc-dns-off" not in faults})
 subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=spec["subnet_cidr"],
                            AvailabilityZone=spec["az"])["Subnet"]["SubnetId"]
-ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": bool(spec["map_public_ip"])})
+map_public = bool(spec["map_public_ip"]) != ("public-ip-flipped" in faults)
+ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": map_public})
 igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
 ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
 vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
@@ -971,13 +1137,18 @@ ec2.create_launch_template(LaunchTemplateName=spec["launch_template"], LaunchTem
 instance_tags = [("Name", spec["hostname"]), owner]
 if "instance-run-tag-missing" not in faults:
     instance_tags.append(run)
+launch = {"UserData": user_data,
+          "LaunchTemplate": {"LaunchTemplateName": spec["launch_template"], "Version": "$Default"}}
+if "instance-no-userdata" in faults:
+    # Launched by hand, not from the template (whose user-data moto would copy).
+    launch = {}
 instance = ec2.run_instances(
     ImageId=spec["ami"], InstanceType=spec["instance_type"], MinCount=1, MaxCount=1,
     KeyName=spec["key_name"], SubnetId=subnet, SecurityGroupIds=[sg],
-    PrivateIpAddress=spec["private_ip"], UserData=user_data,
+    PrivateIpAddress=spec["private_ip"],
     MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
-    LaunchTemplate={"LaunchTemplateName": spec["launch_template"], "Version": "$Default"},
     TagSpecifications=[{"ResourceType": "instance", "Tags": tags(*instance_tags)}],
+    **launch,
 )["Instances"][0]["InstanceId"]
 
 # The run's public address: an Elastic IP with a fixed address, on the instance.
@@ -998,10 +1169,22 @@ if "keypair-deleted" in faults:
     ec2.delete_key_pair(KeyName=spec["key_name"])
 
 itype = ec2.describe_instance_types(InstanceTypes=[spec["instance_type"]])["InstanceTypes"][0]
+
+# The role labcert certifies as: everything allowed but the actions the spec denies (moto
+# enforces them when it checks IAM), assumable by whoever seeds.
+statements = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+if spec.get("deny"):
+    statements.append({"Effect": "Deny", "Action": spec["deny"], "Resource": "*"})
+iam.create_role(RoleName=spec["role"], AssumeRolePolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": sts.get_caller_identity()["Arn"]}}]}))
+iam.put_role_policy(RoleName=spec["role"], PolicyName="labcert-certify", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": statements}))
 creds = sts.assume_role(RoleArn=f"arn:aws:iam::{spec['account']}:role/{spec['role']}",
                         RoleSessionName="labcert")["Credentials"]
 print(json.dumps({
     "vpc_id": vpc, "subnet_id": subnet, "security_group_id": sg, "instance_id": instance,
+    "default_vpc_id": ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"],
     "internet_gateway_id": igw, "route_table_id": rtb, "eip_allocation_id": eip,
     "cpu_options": {spec["instance_type"]: {
         "CoreCount": itype["VCpuInfo"]["DefaultCores"],
