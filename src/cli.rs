@@ -166,9 +166,10 @@ pub struct CertifyArgs {
     /// Where to write the manifest (atomically).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// How long the certification stays valid (at most 24h unless the topology raises it).
-    #[arg(long, value_name = "DURATION", default_value = "24h")]
-    pub valid_for: String,
+    /// How long the certification stays valid: at most the topology's `max_valid_for` (24h
+    /// unless the topology says otherwise); by default 24h, or that bound when shorter.
+    #[arg(long, value_name = "DURATION")]
+    pub valid_for: Option<String>,
     /// Checks running at once (probes mostly wait on I/O).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub jobs: usize,

@@ -241,6 +241,29 @@ fn a_shorter_validity_is_honoured() {
     assert_eq!(expires.duration_since(finished).as_secs(), 7200);
 }
 
+/// Without `--valid-for`, a topology allowing less than 24 h is not an error: its bound is
+/// the validity.
+#[test]
+fn the_default_validity_is_the_topologys_shorter_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, port) = listener();
+    let var = format!("healthy.open_port={port}");
+    let (o, m) = certify("short-lived", dir.path(), &["--var", &var]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let at = |k: &str| m[k].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let valid = at("expiresAt").duration_since(at("finishedAt")).as_secs();
+    assert_eq!(valid, 6 * 3600);
+    // Asked for more than it allows: refused, nothing written.
+    let other = tempfile::tempdir().unwrap();
+    let (o, m) = certify(
+        "short-lived",
+        other.path(),
+        &["--var", &var, "--valid-for", "7h"],
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(m.is_null());
+}
+
 #[test]
 fn fail_fast_stops_starting_checks() {
     let dir = tempfile::tempdir().unwrap();

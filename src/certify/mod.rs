@@ -309,19 +309,23 @@ fn replay_dir(args: &CertifyArgs, set: &Set) -> Option<PathBuf> {
     }
 }
 
-/// `--valid-for`, bounded by the topology's `max_valid_for` (default 24 h).
-fn validity(text: &str, set: &Set) -> Result<Duration, String> {
+/// `--valid-for`, bounded by the topology's `max_valid_for` (default 24 h); without it, 24 h
+/// or the topology's bound when that is shorter.
+fn validity(text: &Option<String>, set: &Set) -> Result<Duration, String> {
+    let topo = set.topologies.last();
+    let max = topo
+        .and_then(|t| t.model.max_valid_for)
+        .map(|d| d.0)
+        .unwrap_or(DEFAULT_MAX_VALID);
+    let Some(text) = text else {
+        return Ok(max.min(DEFAULT_MAX_VALID));
+    };
     let d = crate::model::duration::parse(text)
         .map_err(|e| format!("--valid-for `{text}`: {e}"))?
         .0;
     if d.is_zero() {
         return Err("--valid-for must be longer than zero".into());
     }
-    let topo = set.topologies.last();
-    let max = topo
-        .and_then(|t| t.model.max_valid_for)
-        .map(|d| d.0)
-        .unwrap_or(DEFAULT_MAX_VALID);
     if d > max {
         return Err(format!(
             "--valid-for {text} is longer than this topology allows ({}); raise `max_valid_for` in the topology to allow it",
