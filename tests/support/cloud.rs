@@ -290,7 +290,7 @@ pub struct Run {
 }
 
 /// CPU time of this process's children that have been waited for.
-fn children_cpu() -> Duration {
+pub fn children_cpu() -> Duration {
     // SAFETY: getrusage only writes the struct it is given.
     let mut r: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut r) };
