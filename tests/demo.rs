@@ -89,8 +89,9 @@ fn every_recorded_catalog_passes_in_the_healthy_replay() {
     );
 }
 
-/// The broken lab's faults, each fixed by a pve repair.
-const BROKEN: [&str; 3] = [
+/// The broken lab's faults, each fixed by a repair of its catalog.
+const BROKEN: [&str; 4] = [
+    "aws.network.sg-ingress",
     "pve.network.bridges[pve1,vmbr1]",
     "pve.firewall.vm-enabled[cert-b]",
     "pve.vms.cloudinit-current[cert-c]",
@@ -124,9 +125,9 @@ fn the_broken_recording_fails_and_says_what_it_would_repair() {
         .map(|id| (id.to_string(), "would_repair".to_string()))
         .collect();
     assert_eq!(ledger(&run.manifest), want);
-    // The rest waits on the faults, never probed: cert-b's SSH rule, the template and the
-    // layer-2 paths that need the bridge, everything of cert-c (its own checks and every
-    // path from it).
+    // The rest waits on the faults, never probed: the AWS instance's SSH and every path from
+    // it, cert-b's SSH rule, the template and the layer-2 paths that need the bridge,
+    // everything of cert-c (its own checks and every path from it).
     let rest: BTreeMap<String, String> = not_passing(&run)
         .into_iter()
         .filter(|(id, _)| !BROKEN.contains(&id.as_str()))
@@ -135,6 +136,8 @@ fn the_broken_recording_fails_and_says_what_it_would_repair() {
         assert_eq!(verdict, "blocked/dependency", "{id}:\n{}", run.summary());
     }
     for id in [
+        "aws.instance.cloudinit",
+        "reachability.mesh.from-aws[cert-aws-a,cert-a]",
         "pve.firewall.vm-ssh-rule[cert-b]",
         "pve.vms.ssh-boot[cert-c]",
         "reachability.pve.l2-same-vlan[cert-a,cert-b]",

@@ -250,28 +250,30 @@ fn record_pve(faults: &[Scenario], repair: bool, secrets: &mut Vec<String>) -> V
 
 // ---- clouds --------------------------------------------------------------------------------
 
+/// One `--providers <provider>` run recorded (with `--repair` when `repair`); every check of
+/// the provider must end `pass` or, with `--repair`, `repaired`.
 fn record_cloud(
     lab: &Lab,
     provider: &str,
     vars: Vec<(String, String)>,
     env: &[(String, String)],
+    repair: bool,
 ) -> Vec<Value> {
     let rec = lab.path(&format!("rec-{provider}"));
     let mut all = vars.clone();
     all.extend(reachability_off());
-    let run = lab.certify_with(
-        provider,
-        &all,
-        env,
-        &["--record".into(), rec.display().to_string()],
-    );
+    let mut extra = vec!["--record".into(), rec.display().to_string()];
+    if repair {
+        extra.push("--repair".into());
+    }
+    let run = lab.certify_with(provider, &all, env, &extra);
     eprintln!(
         "{provider}: {:.1?}, exit {}, status {}",
         run.took, run.code, run.manifest["status"]
     );
     let bad: Vec<String> = support::cloud::statuses(&run.manifest, provider)
         .into_iter()
-        .filter(|(_, v)| v.0 != "pass")
+        .filter(|(_, v)| v.0 != "pass" && !(repair && v.0 == "repaired"))
         .map(|(k, v)| format!("{k}: {v:?}"))
         .collect();
     assert!(bad.is_empty(), "{provider} did not pass live: {bad:#?}");
@@ -283,16 +285,21 @@ fn record_cloud(
     rewritten(read_exchanges(&rec), &rw, false)
 }
 
-fn record_aws(secrets: &mut Vec<String>) -> Vec<Value> {
+/// The AWS part; with `faults` (seed faults) it is recorded with `--repair`, so the recording
+/// holds broken → repair steps → verified.
+fn record_aws(faults: &[&'static str], secrets: &mut Vec<String>) -> Vec<Value> {
     require_venv();
     let mut lab = Lab::new();
     lab.start_moto(false);
-    let aws = lab.seed_aws(&AwsFaults::default());
+    let aws = lab.seed_aws(&AwsFaults {
+        seed: faults.to_vec(),
+        ..AwsFaults::default()
+    });
     for v in aws.ids["credentials"].as_object().into_iter().flatten() {
         secrets.extend(v.1.as_str().map(str::to_string));
     }
     secrets.push(std::fs::read_to_string(&lab.identity).unwrap());
-    record_cloud(&lab, "aws", aws.vars.clone(), &aws.env)
+    record_cloud(&lab, "aws", aws.vars.clone(), &aws.env, !faults.is_empty())
 }
 
 fn record_azure() -> Vec<Value> {
@@ -320,7 +327,7 @@ fn record_azure() -> Vec<Value> {
         "LABCERT_FAKE_AZ_STATE".to_string(),
         state_file.display().to_string(),
     )];
-    record_cloud(&lab, "azure", vars, &env)
+    record_cloud(&lab, "azure", vars, &env, false)
 }
 
 fn record_oci() -> Vec<Value> {
@@ -348,7 +355,7 @@ fn record_oci() -> Vec<Value> {
         "LABCERT_FAKE_OCI_STATE".to_string(),
         state_file.display().to_string(),
     )];
-    record_cloud(&lab, "oci", vars, &env)
+    record_cloud(&lab, "oci", vars, &env, false)
 }
 
 // ---- reachability --------------------------------------------------------------------------
@@ -429,20 +436,25 @@ const BROKEN: &[Scenario] = &[
     Scenario::StaleCloudInit(4103),
 ];
 
+/// The broken lab's AWS fault, which the aws repair fixes: the security group does not admit
+/// SSH from the runner.
+const BROKEN_AWS: &[&str] = &["sg-no-runner-ssh"];
+
 #[test]
 #[ignore = "regenerates fixtures/demo from the live fixtures: cargo test --test demo_record -- --ignored --nocapture"]
 fn regenerate_demo_recordings() {
     let work = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut secrets = Vec::new();
-    let mut clouds = record_aws(&mut secrets);
-    clouds.extend(record_azure());
-    clouds.extend(record_oci());
-    clouds.extend(record_reachability(&mut secrets));
+    let mut common = record_azure();
+    common.extend(record_oci());
+    common.extend(record_reachability(&mut secrets));
     let mut healthy = record_pve(&[Scenario::Healthy], false, &mut secrets);
-    healthy.extend(clouds.iter().cloned());
+    healthy.extend(record_aws(&[], &mut secrets));
+    healthy.extend(common.iter().cloned());
     let mut broken = record_pve(BROKEN, true, &mut secrets);
-    broken.extend(clouds);
+    broken.extend(record_aws(BROKEN_AWS, &mut secrets));
+    broken.extend(common);
     let healthy_dir = work.path().join("healthy");
     let broken_dir = work.path().join("broken");
     write_recording(&healthy_dir, healthy);
