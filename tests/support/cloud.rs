@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::manifest::assert_valid;
+use super::netlab::from_vars::binding_vars;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -707,23 +708,6 @@ pub fn demo_topology() -> PathBuf {
 pub fn demo_vars(catalog: &str) -> Map<String, Value> {
     binding_vars(&demo_topology(), catalog)
         .unwrap_or_else(|| panic!("the demo topology does not bind {catalog}"))
-}
-
-/// The vars the topology file `path` binds for `catalog`, if it binds it.
-fn binding_vars(path: &Path, catalog: &str) -> Option<Map<String, Value>> {
-    let mut diags = labcert::diag::Diagnostics::default();
-    let Some(labcert::workspace::Loaded::Topology(t)) = labcert::workspace::load(path, &mut diags)
-    else {
-        panic!("{} does not load as a topology", path.display());
-    };
-    let binding = t.model.catalogs.get(catalog)?;
-    Some(
-        binding
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
 }
 
 /// The topology files in `catalogs/topologies`.

@@ -20,24 +20,29 @@ use serde_json::Value;
 
 use super::layout::{Api, DOMAIN, Host, Net, Plan, Role};
 
-/// The vars topology file `path` binds `catalog` with (its `catalogs.<catalog>.vars`).
-pub fn topology_vars(path: &Path, catalog: &str) -> Value {
+/// The vars topology file `path` binds `catalog` with (its `catalogs.<catalog>.vars`), if it
+/// binds it.
+pub fn binding_vars(path: &Path, catalog: &str) -> Option<serde_json::Map<String, Value>> {
     let mut diags = labcert::diag::Diagnostics::default();
     let Some(labcert::workspace::Loaded::Topology(t)) = labcert::workspace::load(path, &mut diags)
     else {
         panic!("{} does not load as a topology", path.display());
     };
-    let binding = t
-        .model
-        .catalogs
-        .get(catalog)
-        .unwrap_or_else(|| panic!("{} does not bind {catalog}", path.display()));
-    Value::Object(
+    let binding = t.model.catalogs.get(catalog)?;
+    Some(
         binding
             .vars
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+    )
+}
+
+/// [`binding_vars`] of a catalog the topology must bind.
+pub fn topology_vars(path: &Path, catalog: &str) -> Value {
+    Value::Object(
+        binding_vars(path, catalog)
+            .unwrap_or_else(|| panic!("{} does not bind {catalog}", path.display())),
     )
 }
 
