@@ -31,6 +31,36 @@ fn script(name: &str, args: &[&str], dir: &Path) -> (i32, String) {
     (o.status.code().unwrap_or(-1), text)
 }
 
+/// Without `--valid-for`, the scripts leave the validity to labcert: a topology allowing
+/// less than 24 h certifies (for its own bound), it is no usage error.
+#[test]
+fn the_certify_scripts_default_to_the_topologys_validity() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, extra) in [
+        ("certify-pve-substrate.sh", vec![]),
+        ("certify-cloud-substrate.sh", vec!["--providers", "aws"]),
+    ] {
+        let out = dir.path().join(format!("{name}.json"));
+        let out = out.display().to_string();
+        let mut args = vec![
+            "--environment",
+            "lab",
+            "--topology",
+            "split-short",
+            "--out",
+            &out,
+        ];
+        args.extend(extra);
+        let (code, text) = script(name, &args, dir.path());
+        assert_eq!(code, 0, "{name}: {text}");
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let at = |k: &str| m[k].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+        let valid = at("expiresAt").duration_since(at("finishedAt")).as_secs();
+        assert_eq!(valid, 8 * 3600, "{name}");
+    }
+}
+
 #[test]
 fn certify_merge_preflight_qualify() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 # With --repair: cloud-only substrate repair, each verified, before the final result.
 USAGE="certify-cloud-substrate.sh --environment <name> --topology <name> --providers aws,azure,oci --out <manifest.json> [--repair] [--valid-for 24h]"
 source "$(dirname "$0")/_common.sh"
-env="" topo="" providers="" out="" repair=() valid=(--valid-for 24h)
+env="" topo="" providers="" out="" repair=() valid=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --environment) env=${2:-}; shift 2 ;;

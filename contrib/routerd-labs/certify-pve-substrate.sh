@@ -4,7 +4,7 @@
 # With --repair: PVE-only substrate repair, each verified, before the final result.
 USAGE="certify-pve-substrate.sh --environment <name> --topology <name> --out <manifest.json> [--repair] [--valid-for 24h]"
 source "$(dirname "$0")/_common.sh"
-env="" topo="" out="" repair=() valid=(--valid-for 24h)
+env="" topo="" out="" repair=() valid=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --environment) env=${2:-}; shift 2 ;;
