@@ -160,9 +160,7 @@ fn aws_compute_network_guest_and_inventory_faults_fail_their_checks_and_block_de
     let (lab, mut aws) = aws_lab(AwsFaults {
         seed: vec![
             "ami-deregistered",
-            "keypair-deleted",
             "vpc-dns-off",
-            "public-ip-flipped",
             "instance-run-tag-missing",
             "foreign-run-resource",
             "orphan-eip",
@@ -183,12 +181,10 @@ fn aws_compute_network_guest_and_inventory_faults_fail_their_checks_and_block_de
             ("aws.capacity.headroom", "fail/expectation"),
             // moto answers a deregistered id with an empty list, as AWS does once it is gone.
             ("aws.compute.ami", "fail/expectation"),
-            ("aws.compute.keypair", "fail/not_found"),
             ("aws.compute.launch-template", "blocked/dependency"),
             ("aws.compute.type-offered", "fail/expectation"),
             ("aws.compute.type-size", "fail/expectation"),
             ("aws.network.vpc-dns", "fail/expectation"),
-            ("aws.network.public-ip", "fail/expectation"),
             ("aws.instance.cloudinit", "blocked/hostkey"),
             ("aws.instance.imds-guest", "blocked/dependency"),
             ("aws.inventory.instances", "fail/expectation"),
@@ -204,7 +200,6 @@ fn aws_compute_network_guest_and_inventory_faults_fail_their_checks_and_block_de
         ],
     );
     assert!(text(m, "aws.capacity.headroom").contains("not enough vCPU headroom"));
-    assert!(text(m, "aws.compute.keypair").contains("InvalidKeyPair.NotFound"));
     assert!(text(m, "aws.inventory.tagged").contains("not the owner tag"));
     assert!(text(m, "aws.inventory.orphan-eips").contains("orphaned Elastic IPs"));
     assert_eq!(
@@ -234,11 +229,10 @@ fn aws_compute_network_guest_and_inventory_faults_fail_their_checks_and_block_de
 #[test]
 fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_and_block_dependents()
 {
-    // A quota below what one run needs (its headroom is then not computed); the topology names
-    // eu-west-1d, a zone eu-west-1 does not have (the subnet is then not in the lab's zone, and
-    // whether the type is offered there is not asked); the launch template allows IMDSv1; a
-    // firewall inside the instance drops the metadata address; and no run id at all: the
-    // tag-scoped inventory must not run, since an empty tag filter matches everything.
+    // A quota below what one run needs (its headroom is then not computed); the launch
+    // template allows IMDSv1; a firewall inside the instance drops the metadata address; and
+    // no run id at all: the tag-scoped inventory must not run, since an empty tag filter
+    // matches everything.
     let (lab, mut aws) = aws_lab(AwsFaults {
         seed: vec!["lt-imdsv1"],
         vcpu_quota: Some(2.0),
@@ -246,7 +240,6 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
     });
     lab.update_guest(|g| g["imds"]["unreachable"] = json!(true));
     aws.vars.push(var("aws", "run_id", ""));
-    aws.vars.push(var("aws", "az", "eu-west-1d"));
     let run = lab.certify("aws", &aws.vars, &aws.env);
     let m = &run.manifest;
     assert_statuses(
@@ -255,10 +248,6 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
         &[
             ("aws.capacity.vcpu", "fail/expectation"),
             ("aws.capacity.headroom", "blocked/dependency"),
-            ("aws.region.zone", "fail/expectation"),
-            ("aws.compute.type-offered", "blocked/dependency"),
-            ("aws.network.subnet", "fail/expectation"),
-            ("aws.network.public-ip", "blocked/dependency"),
             ("aws.compute.launch-template", "fail/expectation"),
             ("aws.instance.imds-guest", "fail/expectation"),
             ("aws.inventory.run-id", "fail/expectation"),
@@ -268,19 +257,46 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
             ("aws.inventory.orphan-eips", "skipped"),
         ],
     );
+    assert_blocked_naming(m, &[("aws.capacity.headroom", "aws.capacity.vcpu")]);
+    assert!(text(m, "aws.compute.launch-template").contains("IMDSv1 still allowed"));
+    assert!(text(m, "aws.inventory.run-id").contains("refusing tag-scoped inventory"));
+    // Without a run id, no tag-scoped inventory call went out at all.
+    assert_eq!(assert_tag_calls_scoped(&lab, ""), 0);
+
+    // The topology names eu-west-1d, a zone eu-west-1 does not have: the subnet is then not
+    // in the lab's zone, and whether the type is offered there is not asked; the guest,
+    // whose address depends on the subnet, is not logged into.
+    aws.vars.push(var("aws", "az", "eu-west-1d"));
+    let run = lab.certify("aws", &aws.vars, &aws.env);
+    let m = &run.manifest;
+    assert_statuses(
+        m,
+        "aws",
+        &[
+            ("aws.capacity.vcpu", "fail/expectation"),
+            ("aws.capacity.headroom", "blocked/dependency"),
+            ("aws.compute.launch-template", "fail/expectation"),
+            ("aws.region.zone", "fail/expectation"),
+            ("aws.compute.type-offered", "blocked/dependency"),
+            ("aws.network.subnet", "fail/expectation"),
+            ("aws.network.public-ip", "blocked/dependency"),
+            ("aws.network.routes", "blocked/dependency"),
+            ("aws.instance.cloudinit", "blocked/dependency"),
+            ("aws.instance.imds-guest", "blocked/dependency"),
+            ("aws.inventory.*", "skipped"),
+            ("aws.inventory.run-id", "fail/expectation"),
+        ],
+    );
     assert_blocked_naming(
         m,
         &[
-            ("aws.capacity.headroom", "aws.capacity.vcpu"),
             ("aws.compute.type-offered", "aws.region.zone"),
             ("aws.network.public-ip", "aws.network.subnet"),
+            ("aws.network.routes", "aws.network.subnet"),
         ],
     );
-    assert!(text(m, "aws.compute.launch-template").contains("IMDSv1 still allowed"));
-    assert!(text(m, "aws.inventory.run-id").contains("refusing tag-scoped inventory"));
     assert!(text(m, "aws.network.subnet").contains("eu-west-1d"));
-    // Without a run id, no tag-scoped inventory call went out at all.
-    assert_eq!(assert_tag_calls_scoped(&lab, ""), 0);
+    aws.vars.retain(|(k, _)| k != "aws.az");
 
     // The same lab, with the topology pointing at the region's default VPC (172.31.0.0/16):
     // the VPC fails, and nothing in it is asked.
@@ -294,8 +310,6 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
         &[
             ("aws.capacity.vcpu", "fail/expectation"),
             ("aws.capacity.headroom", "blocked/dependency"),
-            ("aws.region.zone", "fail/expectation"),
-            ("aws.compute.type-offered", "blocked/dependency"),
             ("aws.compute.launch-template", "fail/expectation"),
             ("aws.network.*", "blocked/dependency"),
             ("aws.network.vpc", "fail/expectation"),
@@ -308,11 +322,11 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
     for id in [
         "aws.network.vpc-dns",
         "aws.network.subnet",
-        "aws.network.routes",
         "aws.network.sg-ingress",
     ] {
         assert_blocked_naming(m, &[(id, "aws.network.vpc")]);
     }
+    assert_blocked_naming(m, &[("aws.network.routes", "aws.network.subnet")]);
     assert!(text(m, "aws.network.vpc").contains("172.31.0.0/16"));
 }
 
@@ -331,6 +345,8 @@ fn aws_denied_instance_reads_block_and_a_broken_network_or_region_fails() {
             "sg-no-runner-ssh",
             "no-default-route",
             "instance-no-userdata",
+            "keypair-deleted",
+            "public-ip-flipped",
         ],
         deny: vec!["ec2:DescribeInstances", "ec2:DescribeInstanceStatus"],
         ..AwsFaults::default()
@@ -342,6 +358,9 @@ fn aws_denied_instance_reads_block_and_a_broken_network_or_region_fails() {
         "aws",
         &[
             ("aws.capacity.headroom", "blocked/permission"),
+            ("aws.compute.keypair", "fail/not_found"),
+            ("aws.compute.launch-template", "blocked/dependency"),
+            ("aws.network.public-ip", "fail/expectation"),
             ("aws.network.sg-ingress", "fail/expectation"),
             ("aws.network.routes", "fail/expectation"),
             ("aws.instance.status", "blocked/permission"),
@@ -359,7 +378,8 @@ fn aws_denied_instance_reads_block_and_a_broken_network_or_region_fails() {
             (
                 "aws.instance.cloudinit",
                 "aws.instance.status|aws.instance.imds|aws.instance.userdata|\
-                 aws.network.sg-ingress|aws.network.routes",
+                 aws.compute.keypair|aws.network.sg-ingress|aws.network.routes|\
+                 aws.network.public-ip",
             ),
             (
                 "aws.instance.imds-guest",
@@ -378,6 +398,7 @@ fn aws_denied_instance_reads_block_and_a_broken_network_or_region_fails() {
         assert_eq!(attempts, 1, "{id}: {t}");
     }
     assert!(text(m, "aws.network.sg-ingress").contains("SSH from the runner is not admitted"));
+    assert!(text(m, "aws.compute.keypair").contains("InvalidKeyPair.NotFound"));
     assert!(text(m, "aws.network.routes").contains("no active default route"));
 
     // The same account, pointed at eu-central-2, an opt-in region it never enabled: the
