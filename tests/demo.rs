@@ -178,6 +178,51 @@ fn the_broken_recording_with_repair_repairs_every_fault() {
     assert_eq!(rest, BTreeMap::new(), "{}", run.summary());
 }
 
+/// A replay does not wait out a task's polling pauses, yet a task recorded as never stopping
+/// still ends its repair as "still running" — promptly, as if the pauses had been waited.
+#[test]
+fn a_task_recorded_as_never_stopping_fails_its_repair_in_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(broken().join("exchanges.ndjson")).unwrap();
+    let mut changed = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if !l.contains("/tasks/UPID:") {
+                return l.to_string();
+            }
+            let mut ex: Value = serde_json::from_str(l).unwrap();
+            let obs = &mut ex["observation"];
+            obs["json"]["data"]["status"] = "running".into();
+            obs["json"]["data"]
+                .as_object_mut()
+                .unwrap()
+                .remove("exitstatus");
+            obs["stdout"] = obs["json"].to_string().into();
+            changed += 1;
+            ex.to_string()
+        })
+        .collect();
+    assert!(changed > 0, "the broken recording holds no task status");
+    std::fs::write(dir.path().join("exchanges.ndjson"), lines.join("\n") + "\n").unwrap();
+    let started = std::time::Instant::now();
+    let run = replay(Some(dir.path()), &["--repair"]);
+    let bridge = check(&run.manifest, "pve.network.bridges[pve1,vmbr1]");
+    assert_eq!(bridge["status"], "fail", "{bridge:#}");
+    let entry = run.manifest["repairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "pve.network.bridges[pve1,vmbr1]")
+        .unwrap();
+    assert!(
+        entry.to_string().contains("still running after"),
+        "{entry:#}"
+    );
+    // Unpaced: the catalog's minutes of polling are not waited (a generous bound).
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
 #[test]
 fn the_recordings_hold_no_secret() {
     for dir in [healthy(), broken()] {

@@ -23,6 +23,7 @@ use crate::workspace::LoadedCatalog;
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 const TASK_TIMEOUT: Duration = Duration::from_secs(300);
 const TASK_EVERY: Duration = Duration::from_secs(2);
+const MIN_TASK_EVERY: Duration = Duration::from_millis(100);
 
 pub struct Steps {
     pub cats: Arc<Vec<LoadedCatalog>>,
@@ -344,7 +345,11 @@ impl Steps {
                 .map(|x| x.0)
                 .unwrap_or(d)
         };
-        let (timeout, every) = (dur("timeout", TASK_TIMEOUT), dur("every", TASK_EVERY));
+        // A pause under MIN_TASK_EVERY would hammer the API (and, unpaced, never add up).
+        let (timeout, every) = (
+            dur("timeout", TASK_TIMEOUT),
+            dur("every", TASK_EVERY).max(MIN_TASK_EVERY),
+        );
         let Some(node) = upid
             .split(':')
             .nth(1)
@@ -406,11 +411,12 @@ impl Steps {
                     captures: Map::new(),
                 };
             }
-            // Unpaced (a replay), the polls stand for the time they would have taken.
+            // Unpaced (a replay), the pauses before each poll so far stand for the time they
+            // would have taken.
             let waited = if self.pace {
                 start.elapsed()
             } else {
-                every * polls
+                every * (polls - 1)
             };
             if waited + every > timeout {
                 return fail(format!(
@@ -420,6 +426,8 @@ impl Steps {
             }
             if self.pace {
                 tokio::time::sleep(every).await;
+            } else {
+                tokio::task::yield_now().await;
             }
         }
     }
