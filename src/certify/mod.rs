@@ -317,6 +317,12 @@ fn validity(text: &Option<String>, set: &Set) -> Result<Duration, String> {
         .and_then(|t| t.model.max_valid_for)
         .map(|d| d.0)
         .unwrap_or(DEFAULT_MAX_VALID);
+    if max.is_zero() {
+        return Err(
+            "the topology's max_valid_for is 0: no certification of it could be valid; raise it"
+                .into(),
+        );
+    }
     let Some(text) = text else {
         return Ok(max.min(DEFAULT_MAX_VALID));
     };

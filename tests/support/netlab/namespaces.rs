@@ -44,10 +44,13 @@ impl Namespaces {
     /// Makes `user` an alias of root inside `ns`: `/etc/netns/<ns>/passwd` is the machine's
     /// with one line added, so nothing is added to the machine's own accounts.
     pub fn login(&self, ns: &str, user: &str) {
-        let mut passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
-        if passwd.lines().any(|l| l.split(':').next() == Some(user)) {
-            return;
-        }
+        // A user the machine has too is replaced by the alias inside the namespace.
+        let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+        let mut passwd: String = passwd
+            .lines()
+            .filter(|l| l.split(':').next() != Some(user))
+            .map(|l| format!("{l}\n"))
+            .collect();
         passwd.push_str(&format!("{user}:x:0:0:netlab login:/root:/bin/bash\n"));
         let path = format!("/etc/netns/{ns}/passwd");
         std::fs::write(&path, passwd).unwrap_or_else(|e| panic!("{path}: {e}"));

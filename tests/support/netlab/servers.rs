@@ -63,16 +63,22 @@ impl Server {
                         if kind == Kind::Port {
                             let stopped = stopped.clone();
                             std::thread::spawn(move || silent(s, &stopped));
-                        } else if let Some(config) = &tls {
-                            let _ = s.set_nonblocking(false);
-                            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                            if let Ok(conn) = rustls::ServerConnection::new(config.clone()) {
-                                serve(rustls::StreamOwned::new(conn, s), kind, &log);
-                            }
                         } else {
-                            let _ = s.set_nonblocking(false);
-                            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                            serve(s, kind, &log);
+                            // Each connection on its own thread: a client that connects and
+                            // says nothing holds up no one else.
+                            let (tls, log) = (tls.clone(), log.clone());
+                            std::thread::spawn(move || {
+                                let _ = s.set_nonblocking(false);
+                                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                                match tls {
+                                    Some(config) => {
+                                        if let Ok(conn) = rustls::ServerConnection::new(config) {
+                                            serve(rustls::StreamOwned::new(conn, s), kind, &log);
+                                        }
+                                    }
+                                    None => serve(s, kind, &log),
+                                }
+                            });
                         }
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
