@@ -5,12 +5,23 @@
 use std::net::Ipv4Addr;
 
 use super::exec::in_ns;
+use super::layout::Deny;
 
 /// The router's table: forwarding is open except for chain `deny`, which drops (no answer,
-/// so a probe sees a timeout) every TCP connection from the test VLANs (20, 30) and the
-/// cloud VLAN (40) to a PVE node's SSH or API port.
-pub fn router_rules(sources: &[String], pve_nodes: &[Ipv4Addr]) -> String {
-    let nodes: Vec<String> = pve_nodes.iter().map(Ipv4Addr::to_string).collect();
+/// so a probe sees a timeout) every path of `deny`.
+pub fn router_rules(deny: &[Deny]) -> String {
+    let set = |items: Vec<String>| format!("{{ {} }}", items.join(", "));
+    let rules: String = deny
+        .iter()
+        .map(|d| {
+            format!(
+                "    ip saddr {} ip daddr {} tcp dport {} drop\n",
+                set(d.from.clone()),
+                set(d.to.iter().map(Ipv4Addr::to_string).collect()),
+                set(d.ports.iter().map(u16::to_string).collect()),
+            )
+        })
+        .collect();
     format!(
         "table inet netlab {{\n\
          \x20 chain forward {{\n\
@@ -18,11 +29,9 @@ pub fn router_rules(sources: &[String], pve_nodes: &[Ipv4Addr]) -> String {
          \x20   jump deny\n\
          \x20 }}\n\
          \x20 chain deny {{\n\
-         \x20   ip saddr {{ {sources} }} ip daddr {{ {nodes} }} tcp dport {{ 22, 8006 }} drop\n\
+         {rules}\
          \x20 }}\n\
-         }}\n",
-        sources = sources.join(", "),
-        nodes = nodes.join(", "),
+         }}\n"
     )
 }
 

@@ -10,7 +10,12 @@
 //!   `addr`; the router answers on `.1` (or `.254`) of every /24 they use;
 //! - one cloud API stand-in answers every `cloud_apis` URL's name, and every `dns_names`
 //!   name without an address, over HTTPS when the URLs say so;
-//! - the router keeps every test and cloud subnet away from the nodes' SSH and API ports.
+//! - the router drops what the topology's `deny` rules forbid (from the source endpoint's
+//!   addresses), and nothing else.
+//!
+//! Limits (said by a panic when crossed): IPv4 addresses, every PVE node in one /24, deny
+//! rules from endpoints, the cloud APIs served on one port (443 when any URL is https),
+//! endpoints not named like the lab's own hosts (`dns`, `mirror`, `runner`, `cloudapi`).
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -18,7 +23,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::layout::{Api, DOMAIN, Host, Net, Plan, Role};
+use super::layout::{Api, DOMAIN, Deny, Host, Net, Plan, Role};
 
 /// The vars topology file `path` binds `catalog` with (its `catalogs.<catalog>.vars`), if it
 /// binds it.
@@ -134,6 +139,11 @@ pub fn plan(vars: &Value, prefix: &str) -> Plan {
         vlans: BTreeSet::new(),
     };
     for e in endpoints {
+        let name = text(e, "name");
+        assert!(
+            !["dns", "mirror", "runner", "cloudapi"].contains(&name.as_str()),
+            "endpoint `{name}` is named like one of the lab's own hosts"
+        );
         alloc.taken.insert(ip(&e["addr"], "endpoint addr"));
         alloc.taken.insert(ip(&e["host"], "endpoint host"));
         if let Some(v) = e["vlan"].as_u64() {
@@ -309,13 +319,23 @@ pub fn plan(vars: &Value, prefix: &str) -> Plan {
             );
         }
     }
-    let deny_sources = nets
-        .iter()
-        .filter(|n| n.vlan != mgmt_vlan)
-        .flat_map(|n| {
-            n.router
+    // The topology's deny rules, from the source endpoint's addresses.
+    let deny = vars["deny"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let from = text(d, "from");
+            let source = hosts
                 .iter()
-                .map(|(a, _)| format!("{}/24", at(net24(*a), 0)))
+                .find(|h| h.name == from)
+                .unwrap_or_else(|| panic!("deny rule from `{from}`, which is no endpoint: {d}"));
+            Deny {
+                from: source.addrs().iter().map(Ipv4Addr::to_string).collect(),
+                to: vec![ip(&d["addr"], "deny addr")],
+                ports: vec![text(d, "port").parse().expect("a deny port")],
+                source: source.name,
+            }
         })
         .collect();
     Plan {
@@ -326,7 +346,7 @@ pub fn plan(vars: &Value, prefix: &str) -> Plan {
         nets,
         hosts,
         records,
-        deny_sources,
+        deny,
         api: if https {
             Api::Https(api_names)
         } else {

@@ -94,6 +94,16 @@ pub enum Api {
     Https(Vec<String>),
 }
 
+/// Paths the router drops: TCP from any of `from` (addresses or CIDRs) to any of `to` on any
+/// of `ports`. `source` names a host inside `from`, from which the lab checks the rule holds.
+#[derive(Debug, Clone)]
+pub struct Deny {
+    pub from: Vec<String>,
+    pub to: Vec<Ipv4Addr>,
+    pub ports: Vec<u16>,
+    pub source: &'static str,
+}
+
 /// Everything a lab is built from.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -103,8 +113,8 @@ pub struct Plan {
     pub hosts: Vec<Host>,
     /// DNS records besides each host's FQDN.
     pub records: Vec<(String, Ipv4Addr)>,
-    /// Subnets the router keeps away from the PVE nodes' SSH and API ports.
-    pub deny_sources: Vec<String>,
+    /// What the router drops (silently: a probe sees a timeout).
+    pub deny: Vec<Deny>,
     pub api: Api,
     /// Whether a fake `timedatectl` answers "synchronised" on the runner and the PVE nodes
     /// (the machine has no systemd-timedated).
@@ -215,12 +225,23 @@ pub fn netlab(x: u8, prefix: &str) -> Plan {
         .iter()
         .find(|h| h.role == Role::CloudApi)
         .expect("a cloud API");
+    let api_addr = api.addr;
     Plan {
         label: format!("netlab 10.251.{x}.0/24"),
-        records: vec![(CLOUD_API_NAME.to_string(), api.addr)],
-        deny_sources: [20, 30, 40]
-            .map(|v| format!("{}/{PREFIX_LEN}", addr(base(v))))
-            .to_vec(),
+        records: vec![(CLOUD_API_NAME.to_string(), api_addr)],
+        // The test VLANs and the cloud VLAN never reach a node's SSH or API port.
+        deny: vec![Deny {
+            from: [20, 30, 40]
+                .map(|v| format!("{}/{PREFIX_LEN}", addr(base(v))))
+                .to_vec(),
+            to: hosts
+                .iter()
+                .filter(|h| h.role == Role::PveNode)
+                .map(|h| h.addr)
+                .collect(),
+            ports: vec![22, 8006],
+            source: "vm1",
+        }],
         nets,
         hosts,
         api: Api::Http,
