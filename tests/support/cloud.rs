@@ -197,10 +197,24 @@ impl Netns {
 }
 
 impl Drop for Netns {
+    /// Kills whatever still runs in the namespace (an sshd's sessions, a labcert a failed
+    /// assertion left behind), deletes it and its `/etc/netns` files.
     fn drop(&mut self) {
+        if let Ok(o) = Command::new(tool("ip"))
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                if let Ok(pid) = pid.parse::<libc::pid_t>() {
+                    // SAFETY: SIGKILL to a process inside this test's own namespace.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
         let _ = Command::new(tool("ip"))
             .args(["netns", "del", &self.name])
             .output();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
     }
 }
 
