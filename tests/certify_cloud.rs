@@ -240,6 +240,11 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
     });
     lab.update_guest(|g| g["imds"]["unreachable"] = json!(true));
     aws.vars.push(var("aws", "run_id", ""));
+    // And AWS throttles the VPC attribute reads, past the CLI's own retries.
+    let shim = lab.path("aws/shim.json");
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&shim).unwrap()).unwrap();
+    state["throttled"] = json!(["ec2 describe-vpc-attribute"]);
+    std::fs::write(&shim, state.to_string()).unwrap();
     let run = lab.certify("aws", &aws.vars, &aws.env);
     let m = &run.manifest;
     assert_statuses(
@@ -249,6 +254,7 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
             ("aws.capacity.vcpu", "fail/expectation"),
             ("aws.capacity.headroom", "blocked/dependency"),
             ("aws.compute.launch-template", "fail/expectation"),
+            ("aws.network.vpc-dns", "blocked/throttled"),
             ("aws.instance.imds-guest", "fail/expectation"),
             ("aws.inventory.run-id", "fail/expectation"),
             // `when = "vars.run_id | length > 0"`: not run at all.
@@ -258,6 +264,16 @@ fn aws_quota_zone_template_guest_imds_vpc_and_run_id_faults_fail_their_checks_an
         ],
     );
     assert_blocked_naming(m, &[("aws.capacity.headroom", "aws.capacity.vcpu")]);
+    // Rate limiting says nothing about the lab: retried, then blocked, never a failure.
+    let throttled = support::manifest::check(m, "aws.network.vpc-dns");
+    assert_eq!(
+        throttled["attempts"].as_array().unwrap().len(),
+        3,
+        "{throttled:#}"
+    );
+    assert!(text(m, "aws.network.vpc-dns").contains("Rate exceeded"));
+    state["throttled"] = json!([]);
+    std::fs::write(&shim, state.to_string()).unwrap();
     assert!(text(m, "aws.compute.launch-template").contains("IMDSv1 still allowed"));
     assert!(text(m, "aws.inventory.run-id").contains("refusing tag-scoped inventory"));
     // Without a run id, no tag-scoped inventory call went out at all.
@@ -823,6 +839,18 @@ fn azure_private_subnet_without_nat_fails_and_a_role_without_instance_view_block
         1,
         "{running:#}"
     );
+}
+
+/// ARM throttles the usage read past the CLI's retries: the quota check is retried, then
+/// blocked (throttled) — rate limiting says nothing about the lab — and the rest passes.
+#[test]
+fn azure_throttled_usage_read_is_blocked_after_retries_not_a_failure() {
+    let (_lab, run) = azure_run(|st| st["throttled"] = json!(["vm list-usage"]), &[]);
+    let m = &run.manifest;
+    assert_statuses(m, "azure", &[("azure.platform.quota", "blocked/throttled")]);
+    let quota = support::manifest::check(m, "azure.platform.quota");
+    assert_eq!(quota["attempts"].as_array().unwrap().len(), 3, "{quota:#}");
+    assert!(text(m, "azure.platform.quota").contains("TooManyRequests"));
 }
 
 #[test]
