@@ -370,6 +370,19 @@ fn a_refused_token_blocks_everything_after_one_call() {
     expect_owned(&run, want);
     let calls: Vec<String> = pve.requests().iter().map(|r| r.line()).collect();
     assert_eq!(calls, ["GET /api2/json/version"], "401 is not retried");
+    // PVE says why in the reason phrase: the check says it too.
+    let auth = check(&run.manifest, "pve.access.auth");
+    let said = auth["evidence"]["reasonPhrase"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!said.is_empty() && said != "Unauthorized", "{auth:#}");
+    assert!(
+        auth["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("HTTP 401 {said}")),
+        "{auth:#}"
+    );
 }
 
 #[test]
@@ -431,6 +444,14 @@ fn an_offline_node_fails_the_cluster_checks_and_blocks_what_lives_on_it() {
     }
     expect_owned(&run, map.into_iter().collect());
     assert_read_only(&pve);
+    let firewall = check(&run.manifest, "pve.firewall.node[pve2]");
+    assert!(
+        firewall["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HTTP 595 Errors during connection establishment"),
+        "{firewall:#}"
+    );
 }
 
 #[test]

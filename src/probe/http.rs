@@ -169,8 +169,13 @@ async fn exchange(req: RequestBuilder, limits: Limits) -> Observation {
         Ok(resp) => resp,
         Err(e) => return failed(classify(&e)),
     };
+    let reason_phrase = resp
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
     let mut obs = Observation {
         status: Some(resp.status().as_u16()),
+        reason_phrase,
         headers: Some(headers(&resp)),
         ..Observation::default()
     };

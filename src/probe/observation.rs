@@ -19,6 +19,11 @@ pub struct Observation {
     /// HTTP status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// HTTP reason phrase, when the server sent one other than the standard text for the
+    /// status: PVE explains its errors there (`595 Errors during connection establishment,
+    /// proxy handshake: No route to host`, `401 invalid token value!`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_phrase: Option<String>,
     /// HTTP response headers (lower-case names; repeated headers joined with ", ").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<std::collections::BTreeMap<String, String>>,

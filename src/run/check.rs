@@ -307,6 +307,17 @@ fn finish(
                 n => format!("{first} (and {} more)", n - 1),
             })
         });
+    // What the server said in words, for a status that did not pass.
+    let said = obs
+        .reason_phrase
+        .as_deref()
+        .zip(obs.status)
+        .filter(|_| status != Status::Pass && !p.sensitive)
+        .map(|(phrase, code)| format!("HTTP {code} {}", env.secrets.mask(phrase)));
+    let message = match (message, said) {
+        (Some(m), Some(s)) => Some(format!("{m} — {s}")),
+        (m, s) => m.or(s),
+    };
     CheckResult {
         status,
         reason,
@@ -327,6 +338,9 @@ fn evidence(env: &Env, p: &Planned, obs: &Observation, status: Status) -> Option
     let mut m = Map::new();
     if let Some(s) = obs.status {
         m.insert("status".into(), s.into());
+    }
+    if let Some(r) = obs.reason_phrase.as_deref().filter(|_| !p.sensitive) {
+        m.insert("reasonPhrase".into(), env.secrets.mask(r).into());
     }
     if let Some(c) = obs.exit {
         m.insert("exit".into(), c.into());

@@ -45,6 +45,8 @@ struct Recorded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason_phrase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     headers: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     exit: Option<i32>,
@@ -254,6 +256,7 @@ impl Prober for Replay {
 fn to_recorded(o: &Observation) -> Recorded {
     Recorded {
         status: o.status,
+        reason_phrase: o.reason_phrase.clone(),
         headers: o.headers.clone(),
         exit: o.exit,
         signal: o.signal,
@@ -275,6 +278,7 @@ fn to_recorded(o: &Observation) -> Recorded {
 fn from_recorded(r: &Recorded) -> Observation {
     Observation {
         status: r.status,
+        reason_phrase: r.reason_phrase.clone(),
         headers: r.headers.clone(),
         exit: r.exit,
         signal: r.signal,

@@ -19,7 +19,7 @@ use crate::probe::{Limits, Observation, ProbeError};
 
 pub(super) enum Outcome {
     /// The command was sent: what it did, or how it ended (timeout, connection lost, …).
-    Ran(Observation),
+    Ran(Box<Observation>),
     /// Nothing ran. `dead`: because the connection is gone, so another one may run it.
     NotStarted { error: ProbeError, dead: bool },
 }
@@ -82,7 +82,7 @@ pub(super) async fn run(
     if error.is_some() {
         obs.error = error;
     }
-    Outcome::Ran(obs)
+    Outcome::Ran(Box::new(obs))
 }
 
 async fn drive(

@@ -81,7 +81,7 @@ impl Pool {
                 return failed(fail("ssh", "the connection pool is closed".into()));
             };
             match exec::run(&conn.session.handle, &target.command, limits, host).await {
-                Outcome::Ran(obs) => return obs,
+                Outcome::Ran(obs) => return *obs,
                 // Nothing ran and the connection is gone: once, on a fresh one.
                 Outcome::NotStarted { dead: true, .. } if !retried => {
                     retried = true;
