@@ -135,6 +135,9 @@ impl Prober for Recorder {
             }
             recorded.stdout = self.secrets.mask_secrets(&recorded.stdout);
             recorded.stderr = self.secrets.mask_secrets(&recorded.stderr);
+            if let Some(r) = &mut recorded.reason_phrase {
+                *r = self.secrets.mask_secrets(r);
+            }
             if let Some(e) = &mut recorded.error {
                 e.message = self.secrets.mask_secrets(&e.message);
             }
