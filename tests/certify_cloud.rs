@@ -26,8 +26,8 @@ mod support;
 use serde_json::{Value, json};
 
 use support::cloud::{
-    AwsFaults, AwsLab, Lab, Run, assert_statuses, azure_imds, azure_state, cloud_init_done,
-    demo_vars, oci_config, oci_imds, oci_state, python3, require_venv, s, var,
+    AwsFaults, AwsLab, Lab, Run, assert_statuses, azure_lab, demo_vars, oci_lab, require_venv, s,
+    var,
 };
 
 // ---- AWS ----------------------------------------------------------------------------------
@@ -461,35 +461,8 @@ fn azure_run_with(
     guest: impl FnOnce(&mut Value),
     extra_vars: impl FnOnce(&Lab) -> Vec<(String, String)>,
 ) -> (Lab, Run) {
-    python3();
-    let mut lab = Lab::new();
-    let mut v = demo_vars("azure");
-    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
-    let mut guest_state = json!({
-        "hostname": s(&v, "hostname"),
-        "cloud_init": cloud_init_done("Azure"),
-        "imds": {"kind": "azure", "instance": azure_imds(&v)},
-    });
-    guest(&mut guest_state);
-    lab.start_guest(&guest_state);
-    let mut state = azure_state(&v, &lab.path("az-calls.log"));
-    mutate(&mut state);
-    let state_file = lab.path("az-state.json");
-    std::fs::write(&state_file, state.to_string()).unwrap();
-    // `az deployment group validate --template-file` reads the file locally.
-    let template = lab.path("cert-vm.bicep");
-    std::fs::write(&template, "param runId string\n").unwrap();
-    let mut vars = lab.guest_vars("azure");
-    vars.push(var(
-        "azure",
-        "template_file",
-        &template.display().to_string(),
-    ));
+    let (lab, (mut vars, env)) = azure_lab(mutate, guest);
     vars.extend(extra_vars(&lab));
-    let env = [(
-        "LABCERT_FAKE_AZ_STATE".to_string(),
-        state_file.display().to_string(),
-    )];
     let run = lab.certify("azure", &vars, &env);
     (lab, run)
 }
@@ -927,34 +900,8 @@ fn oci_run_with(
     guest: impl FnOnce(&mut Value),
     extra_vars: impl FnOnce(&Lab) -> Vec<(String, String)>,
 ) -> (Lab, Run) {
-    python3();
-    let mut lab = Lab::new();
-    let mut v = demo_vars("oci");
-    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
-    let mut guest_state = json!({
-        "hostname": s(&v, "hostname"),
-        "cloud_init": cloud_init_done("oracle"),
-        "imds": {"kind": "oci", "legacy_disabled": true, "instance": oci_imds(&v)},
-    });
-    guest(&mut guest_state);
-    lab.start_guest(&guest_state);
-    let mut state = oci_state(&v, &lab.path("oci-calls.log"));
-    mutate(&mut state);
-    let state_file = lab.path("oci-state.json");
-    std::fs::write(&state_file, state.to_string()).unwrap();
-    let config = oci_config(
-        lab.dir.path(),
-        &s(&v, "profile"),
-        &s(&v, "tenancy_id"),
-        &s(&v, "region"),
-    );
-    let mut vars = lab.guest_vars("oci");
-    vars.push(var("oci", "config_file", &config.display().to_string()));
+    let (lab, (mut vars, env)) = oci_lab(mutate, guest);
     vars.extend(extra_vars(&lab));
-    let env = [(
-        "LABCERT_FAKE_OCI_STATE".to_string(),
-        state_file.display().to_string(),
-    )];
     let run = lab.certify("oci", &vars, &env);
     (lab, run)
 }

@@ -37,12 +37,9 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use support::cloud::{
-    AwsFaults, Lab, azure_imds, azure_state, cloud_init_done, demo_vars, oci_config, oci_imds,
-    oci_state, python3, require_venv, s, var,
-};
+use support::cloud::{AwsFaults, Lab, azure_lab, demo_vars, oci_lab, require_venv, s, var};
 use support::demo::{Rewrite, read_exchanges, replay, root, write_recording};
 use support::netlab::from_vars::topology_inputs;
 use support::netlab::standins::{TOPOLOGY as STANDIN_TOPOLOGY, is_standin};
@@ -303,58 +300,12 @@ fn record_aws(faults: &[&'static str], secrets: &mut Vec<String>) -> Vec<Value> 
 }
 
 fn record_azure() -> Vec<Value> {
-    python3();
-    let mut lab = Lab::new();
-    let mut v = demo_vars("azure");
-    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
-    lab.start_guest(&json!({
-        "hostname": s(&v, "hostname"),
-        "cloud_init": cloud_init_done("Azure"),
-        "imds": {"kind": "azure", "instance": azure_imds(&v)},
-    }));
-    let state = azure_state(&v, &lab.path("az-calls.log"));
-    let state_file = lab.path("az-state.json");
-    std::fs::write(&state_file, state.to_string()).unwrap();
-    let template = lab.path("cert-vm.bicep");
-    std::fs::write(&template, "param runId string\n").unwrap();
-    let mut vars = lab.guest_vars("azure");
-    vars.push(var(
-        "azure",
-        "template_file",
-        &template.display().to_string(),
-    ));
-    let env = [(
-        "LABCERT_FAKE_AZ_STATE".to_string(),
-        state_file.display().to_string(),
-    )];
+    let (lab, (vars, env)) = azure_lab(|_| {}, |_| {});
     record_cloud(&lab, "azure", vars, &env, false)
 }
 
 fn record_oci() -> Vec<Value> {
-    python3();
-    let mut lab = Lab::new();
-    let mut v = demo_vars("oci");
-    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
-    lab.start_guest(&json!({
-        "hostname": s(&v, "hostname"),
-        "cloud_init": cloud_init_done("oracle"),
-        "imds": {"kind": "oci", "legacy_disabled": true, "instance": oci_imds(&v)},
-    }));
-    let state = oci_state(&v, &lab.path("oci-calls.log"));
-    let state_file = lab.path("oci-state.json");
-    std::fs::write(&state_file, state.to_string()).unwrap();
-    let config = oci_config(
-        lab.dir.path(),
-        &s(&v, "profile"),
-        &s(&v, "tenancy_id"),
-        &s(&v, "region"),
-    );
-    let mut vars = lab.guest_vars("oci");
-    vars.push(var("oci", "config_file", &config.display().to_string()));
-    let env = [(
-        "LABCERT_FAKE_OCI_STATE".to_string(),
-        state_file.display().to_string(),
-    )];
+    let (lab, (vars, env)) = oci_lab(|_| {}, |_| {});
     record_cloud(&lab, "oci", vars, &env, false)
 }
 

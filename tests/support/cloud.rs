@@ -1195,6 +1195,77 @@ print(json.dumps({
 
 // ---- Azure --------------------------------------------------------------------------------
 
+/// What a `certify` of one cloud needs besides the lab: its `--var`s and environment.
+pub type Inputs = (Vec<(String, String)>, Vec<(String, String)>);
+
+/// The demo Azure lab: a guest for its VM (its state changed by `guest`) and the fake `az`'s
+/// state (changed by `mutate`); returns the lab and what `certify --providers azure` needs.
+pub fn azure_lab(mutate: impl FnOnce(&mut Value), guest: impl FnOnce(&mut Value)) -> (Lab, Inputs) {
+    python3();
+    let mut lab = Lab::new();
+    let mut v = demo_vars("azure");
+    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
+    let mut guest_state = json!({
+        "hostname": s(&v, "hostname"),
+        "cloud_init": cloud_init_done("Azure"),
+        "imds": {"kind": "azure", "instance": azure_imds(&v)},
+    });
+    guest(&mut guest_state);
+    lab.start_guest(&guest_state);
+    let mut state = azure_state(&v, &lab.path("az-calls.log"));
+    mutate(&mut state);
+    let state_file = lab.path("az-state.json");
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    // `az deployment group validate --template-file` reads the file locally.
+    let template = lab.path("cert-vm.bicep");
+    std::fs::write(&template, "param runId string\n").unwrap();
+    let mut vars = lab.guest_vars("azure");
+    vars.push(var(
+        "azure",
+        "template_file",
+        &template.display().to_string(),
+    ));
+    let env = vec![(
+        "LABCERT_FAKE_AZ_STATE".to_string(),
+        state_file.display().to_string(),
+    )];
+    (lab, (vars, env))
+}
+
+/// The demo OCI lab: a guest for its instance (its state changed by `guest`) and the fake
+/// `oci`'s state (changed by `mutate`); returns the lab and what `certify --providers oci`
+/// needs.
+pub fn oci_lab(mutate: impl FnOnce(&mut Value), guest: impl FnOnce(&mut Value)) -> (Lab, Inputs) {
+    python3();
+    let mut lab = Lab::new();
+    let mut v = demo_vars("oci");
+    v.insert("ssh_pubkey".into(), json!(lab.pubkey.clone()));
+    let mut guest_state = json!({
+        "hostname": s(&v, "hostname"),
+        "cloud_init": cloud_init_done("oracle"),
+        "imds": {"kind": "oci", "legacy_disabled": true, "instance": oci_imds(&v)},
+    });
+    guest(&mut guest_state);
+    lab.start_guest(&guest_state);
+    let mut state = oci_state(&v, &lab.path("oci-calls.log"));
+    mutate(&mut state);
+    let state_file = lab.path("oci-state.json");
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    let config = oci_config(
+        lab.dir.path(),
+        &s(&v, "profile"),
+        &s(&v, "tenancy_id"),
+        &s(&v, "region"),
+    );
+    let mut vars = lab.guest_vars("oci");
+    vars.push(var("oci", "config_file", &config.display().to_string()));
+    let env = vec![(
+        "LABCERT_FAKE_OCI_STATE".to_string(),
+        state_file.display().to_string(),
+    )];
+    (lab, (vars, env))
+}
+
 /// The healthy demo Azure lab, as `tests/fixtures-bin/az` reads it (`calls`: where the fake
 /// logs each argv). The public IP's address is 127.0.0.1, where [`Guest`] listens.
 pub fn azure_state(v: &Map<String, Value>, calls: &Path) -> Value {
