@@ -41,6 +41,8 @@ pub mod from_vars;
 pub mod layout;
 #[path = "netlab/namespaces.rs"]
 pub mod namespaces;
+#[path = "procs.rs"]
+pub mod procs;
 #[path = "netlab/servers.rs"]
 pub mod servers;
 #[path = "netlab/sshd.rs"]

@@ -6,7 +6,6 @@
 //! Client keys, all in the temp dir: `id_ed25519`, `id_rsa`, `id_ecdsa` and
 //! `id_encrypted` (ed25519, passphrase [`PASSPHRASE`]) are authorized; `id_stranger` is not.
 
-use std::collections::HashMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use labcert::model::probe::Ssh;
 use labcert::model::shapes::IntOrTemplate;
+
+#[path = "procs.rs"]
+mod procs;
+use procs::{descendants, kill};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -168,7 +171,7 @@ impl Sshd {
         let _ = child.kill();
         let _ = child.wait();
         for p in tree {
-            signal_kill(p);
+            kill(p);
         }
     }
 
@@ -176,7 +179,7 @@ impl Sshd {
     pub fn kill_connections(&self) {
         if let Some(child) = &self.child {
             for p in descendants(child.id() as i32) {
-                signal_kill(p);
+                kill(p);
             }
         }
     }
@@ -304,42 +307,4 @@ fn output(c: &mut Command) -> String {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// Every process below `root`, from /proc.
-fn descendants(root: i32) -> Vec<i32> {
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
-        let Some(ppid) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        children.entry(ppid).or_default().push(pid);
-    }
-    let mut found = Vec::new();
-    let mut todo = vec![root];
-    while let Some(p) = todo.pop() {
-        for &c in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
-            found.push(c);
-            todo.push(c);
-        }
-    }
-    found
-}
-
-fn signal_kill(pid: i32) {
-    // SAFETY: kill only sends a signal, to a process this guard's sshd started.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-    }
 }

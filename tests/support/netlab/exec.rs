@@ -5,7 +5,6 @@
 //! namespace of the thread that created it, so [`bind_in`] and [`connect_in`] make theirs in
 //! a short-lived thread that joined the namespace; the socket is then usable from anywhere.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -13,6 +12,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+pub use super::procs::{descendants, kill};
 
 /// `name` from the system directories (a test's PATH may lack the sbin ones), else as is.
 pub fn tool(name: &str) -> String {
@@ -114,46 +115,6 @@ pub fn connect_in(ns: &str, to: SocketAddr, wait: Duration) -> std::io::Result<T
 /// A UDP socket on an ephemeral port inside namespace `ns`.
 pub fn udp_in(ns: &str) -> UdpSocket {
     inside(ns, || UdpSocket::bind("0.0.0.0:0")).expect("a UDP socket in the namespace")
-}
-
-/// Every process below `root`, from /proc (sshd's per-connection servers are in sessions of
-/// their own, so they are found by parent PID, not by process group).
-pub fn descendants(root: i32) -> Vec<i32> {
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
-        let Some(ppid) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        children.entry(ppid).or_default().push(pid);
-    }
-    let mut found = Vec::new();
-    let mut todo = vec![root];
-    while let Some(p) = todo.pop() {
-        for &c in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
-            found.push(c);
-            todo.push(c);
-        }
-    }
-    found
-}
-
-/// Sends SIGKILL to `pid` (a process the lab started, or one living in the lab's namespaces).
-pub fn kill(pid: i32) {
-    // SAFETY: kill only sends a signal.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-    }
 }
 
 /// The PIDs of the processes in namespace `ns` (`ip netns pids`).
