@@ -265,7 +265,12 @@ fn the_default_validity_is_the_topologys_shorter_bound() {
     // A bound of zero would make every manifest expired at birth.
     let (o, m) = certify("never-valid", other.path(), &["--var", &var]);
     assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
-    assert!(o.stderr.contains("max_valid_for is 0"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("topology `never-valid` sets max_valid_for to 0"),
+        "{}",
+        o.stderr
+    );
     assert!(m.is_null());
 }
 

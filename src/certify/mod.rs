@@ -318,10 +318,11 @@ fn validity(text: &Option<String>, set: &Set) -> Result<Duration, String> {
         .map(|d| d.0)
         .unwrap_or(DEFAULT_MAX_VALID);
     if max.is_zero() {
-        return Err(
-            "the topology's max_valid_for is 0: no certification of it could be valid; raise it"
-                .into(),
-        );
+        let name = topo.map_or("", |t| t.model.topology.as_str());
+        return Err(format!(
+            "topology `{name}` sets max_valid_for to 0: no certification of it could be valid; \
+             raise `max_valid_for` in the topology"
+        ));
     }
     let Some(text) = text else {
         return Ok(max.min(DEFAULT_MAX_VALID));
