@@ -95,14 +95,58 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
             |m| edit(m, |v| v["status"] = json!("fail")),
             vec![],
             1,
-            "status is fail, not pass",
+            "the stored status `fail` disagrees with its checks, which make it `pass`",
         ),
         (
             "blocked",
             |m| edit(m, |v| v["status"] = json!("blocked")),
             vec![],
             1,
-            "status is blocked, not pass",
+            "the stored status `blocked` disagrees with its checks",
+        ),
+        (
+            "a required check fails under a passing verdict",
+            |m| edit(m, |v| v["groups"][0]["checks"][0]["status"] = json!("fail")),
+            vec![],
+            1,
+            "status (from its checks) is fail, not pass",
+        ),
+        (
+            "a group roll-up that hides its failing check",
+            |m| edit(m, |v| v["groups"][0]["checks"][0]["status"] = json!("fail")),
+            vec![],
+            1,
+            "is stored as `pass` but its checks make it `fail`",
+        ),
+        (
+            "a summary that hides a failing check",
+            |m| edit(m, |v| v["groups"][0]["checks"][0]["status"] = json!("fail")),
+            vec![],
+            1,
+            "summary.requiredFail is stored as 0 but the checks count 1",
+        ),
+        (
+            "valid for ten years",
+            |m| edit(m, |v| v["expiresAt"] = json!(rfc3339(10 * 365 * 86400))),
+            vec![],
+            1,
+            "longer than topology `healthy` allows (24 h)",
+        ),
+        (
+            "a planned check removed, counts adjusted",
+            |m| {
+                edit(m, |v| {
+                    let checks = v["groups"][0]["checks"].as_array_mut().unwrap();
+                    let gone = checks.remove(0);
+                    assert_eq!(gone["status"], "pass");
+                    let s = &mut v["summary"];
+                    s["total"] = json!(s["total"].as_u64().unwrap() - 1);
+                    s["pass"] = json!(s["pass"].as_u64().unwrap() - 1);
+                })
+            },
+            vec![],
+            1,
+            "the catalogs plan for these providers is not in the certification",
         ),
         (
             "expired by one second",
@@ -167,7 +211,17 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
         ),
         (
             "failing required group",
-            |m| edit(m, |v| v["groups"][1]["status"] = json!("fail")),
+            |m| {
+                edit(m, |v| {
+                    let g = &mut v["groups"][1];
+                    g["checks"][0]["status"] = json!("fail");
+                    g["status"] = json!("fail");
+                    v["status"] = json!("fail");
+                    v["summary"]["pass"] = json!(v["summary"]["pass"].as_u64().unwrap() - 1);
+                    v["summary"]["fail"] = json!(1);
+                    v["summary"]["requiredFail"] = json!(1);
+                })
+            },
             vec![],
             1,
             "required group `healthy.network` is fail",

@@ -1,7 +1,7 @@
 //! `labcert merge A B… --out M`: one certification from several runs of the same
 //! environment and topology (e.g. PVE and cloud certified in separate CI jobs). Providers
-//! are united, groups kept in catalog order, the status recomputed from the checks, and
-//! `expiresAt` is the earliest. A provider catalog's group certified by two inputs, or inputs
+//! are united, groups kept in catalog order, every roll-up, the summary and the status
+//! recomputed from the checks (`manifest::verdict`), and `expiresAt` is the earliest. A provider catalog's group certified by two inputs, or inputs
 //! for different environments, topologies or catalog versions, are refused. The reachability
 //! catalog runs in every certification: its groups are merged check by check, keeping each
 //! check's worst result.
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::manifest::provenance::{fmt_time, new_id, short_digest};
-use crate::manifest::{self, CatalogRef, GroupResult, Manifest, Mode, RunStatus, Summary};
+use crate::manifest::{self, CatalogRef, GroupResult, Manifest, Mode, RunStatus, Summary, verdict};
 use crate::run::Status;
 
 /// A group that holds a claim: at least one check was not skipped.
@@ -42,18 +42,7 @@ fn worst_of<'a>(first: &GroupResult, rest: impl Iterator<Item = &'a GroupResult>
             }
         }
     }
-    let required: Vec<Status> = g
-        .checks
-        .iter()
-        .filter(|c| c.severity == "required")
-        .map(|c| c.status)
-        .collect();
-    g.status = required
-        .iter()
-        .copied()
-        .max_by_key(|s| rank(*s))
-        .map(|s| if s == Status::Waived { Status::Pass } else { s })
-        .unwrap_or(Status::Skipped);
+    g.status = verdict::group_status(&g.checks);
     g
 }
 
@@ -136,44 +125,14 @@ pub fn merge(inputs: &[Manifest]) -> Result<Manifest, String> {
             }
         }
     }
+    let inputs_union = union_inputs(inputs, &mut problems);
     if !problems.is_empty() {
         return Err(format!("cannot merge:\n  {}", problems.join("\n  ")));
     }
     let mut providers: Vec<String> = inputs.iter().flat_map(|m| m.providers.clone()).collect();
     providers.sort();
     providers.dedup();
-    let mut summary = Summary::default();
-    let mut required = (0, 0);
-    for g in &groups {
-        for k in &g.checks {
-            summary.total += 1;
-            let req = k.severity == "required";
-            match k.status {
-                Status::Pass => summary.pass += 1,
-                Status::Fail => {
-                    summary.fail += 1;
-                    required.0 += usize::from(req);
-                }
-                Status::Repaired => summary.repaired += 1,
-                Status::Blocked => {
-                    summary.blocked += 1;
-                    required.1 += usize::from(req);
-                }
-                Status::Skipped => summary.skipped += 1,
-                Status::Waived => summary.waived += 1,
-            }
-        }
-    }
-    summary.required_fail = required.0;
-    summary.required_blocked = required.1;
     let interrupted = inputs.iter().any(|m| m.interrupted);
-    let status = if summary.required_fail > 0 {
-        RunStatus::Fail
-    } else if summary.required_blocked > 0 || interrupted {
-        RunStatus::Blocked
-    } else {
-        RunStatus::Pass
-    };
     let earliest =
         |f: fn(&Manifest) -> &String| inputs.iter().map(f).min().cloned().unwrap_or_default();
     let latest =
@@ -185,10 +144,11 @@ pub fn merge(inputs: &[Manifest]) -> Result<Manifest, String> {
     missing.sort();
     missing.dedup();
     let now = jiff::Timestamp::now();
-    Ok(Manifest {
+    let mut merged = Manifest {
         schema_version: manifest::SCHEMA_VERSION,
         id: new_id(now, &first.topology),
-        status,
+        // Derived from the checks below, by the one rule.
+        status: RunStatus::Blocked,
         environment: first.environment.clone(),
         topology: first.topology.clone(),
         providers,
@@ -204,15 +164,51 @@ pub fn merge(inputs: &[Manifest]) -> Result<Manifest, String> {
         tool: first.tool.clone(),
         catalogs,
         groups,
-        summary,
+        summary: Summary::default(),
         missing_requirements: missing,
         repairs: inputs.iter().flat_map(|m| m.repairs.clone()).collect(),
         waivers: inputs.iter().flat_map(|m| m.waivers.clone()).collect(),
+        inputs: inputs_union,
         scope: first.scope.clone(),
         replayed_from: inputs.iter().find_map(|m| m.replayed_from.clone()),
         interrupted,
         merged_from: inputs.iter().map(|m| m.id.clone()).collect(),
-    })
+    };
+    verdict::apply(&mut merged);
+    Ok(merged)
+}
+
+/// The inputs every certification was planned with, united; one var bound to different
+/// values by two inputs means they certified different labs.
+fn union_inputs(inputs: &[Manifest], problems: &mut Vec<String>) -> manifest::PlanInputs {
+    let mut all = manifest::PlanInputs::new();
+    for m in inputs {
+        for (cat, vars) in &m.inputs {
+            let into = all.entry(cat.clone()).or_default();
+            for (name, v) in vars {
+                match into.get(name) {
+                    None => {
+                        into.insert(name.clone(), v.clone());
+                    }
+                    Some(x) if x != v => problems.push(format!(
+                        "input `{cat}.{name}` differs between inputs ({} in {}): certify with the same inputs",
+                        short(v),
+                        m.id
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    all
+}
+
+fn short(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
 }
 
 /// `labcert merge`: reads every input (all problems at once), merges, writes atomically.

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use crate::cli::TargetArgs;
 use crate::diag::Diagnostics;
-use crate::manifest::{self, Manifest, ReadError, RunStatus, provenance};
+use crate::manifest::{self, Manifest, ReadError, RunStatus, provenance, verdict};
 use crate::run::Status;
 
 /// What the release asks for.
@@ -56,8 +56,16 @@ pub fn check(req: &Request<'_>) -> Verdict {
     };
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
-    if m.status != RunStatus::Pass {
-        reasons.push(format!("status is {}, not pass", m.status.as_str()));
+    // The verdict is the checks' own, whatever the stored fields say.
+    for d in verdict::disagreements(&m) {
+        reasons.push(d.to_string());
+    }
+    let derived = verdict::status(&verdict::summary(m.checks()), m.interrupted);
+    if derived != RunStatus::Pass {
+        reasons.push(format!(
+            "status (from its checks) is {}, not pass",
+            derived.as_str()
+        ));
     }
     if m.interrupted {
         reasons.push("the certification run was interrupted".into());
@@ -173,11 +181,17 @@ fn catalog_rules(
     reasons: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) {
+    // The check set is planned again with the inputs the certification was planned with.
+    let vars = m
+        .inputs
+        .iter()
+        .flat_map(|(cat, vars)| vars.iter().map(move |(k, v)| format!("{cat}.{k}={v}")))
+        .collect();
     let args = TargetArgs {
         topology: req.topology.to_string(),
         providers: req.providers.clone(),
         environment: Some(req.environment.to_string()),
-        vars: Vec::new(),
+        vars,
         vars_files: Vec::new(),
     };
     let mut diags = Diagnostics::default();
@@ -194,6 +208,10 @@ fn catalog_rules(
         ));
         return;
     };
+    if let Some(t) = set.topologies.last() {
+        window_rule(m, t.model.max_valid(), reasons);
+    }
+    let mut drifted = false;
     for pc in plan.catalogs.iter().filter(|c| c.selected) {
         let Some(c) = set.catalogs.iter().find(|c| c.model.catalog == pc.id) else {
             continue;
@@ -209,6 +227,7 @@ fn catalog_rules(
                         provenance::short_digest(&r.sha256),
                         provenance::short_digest(&now)
                     );
+                    drifted = true;
                     if req.allow_catalog_drift {
                         warnings.push(format!("ACCEPTED BY --allow-catalog-drift: {why}"));
                     } else {
@@ -233,16 +252,108 @@ fn catalog_rules(
                     "required group `{}.{}` is missing from the certification",
                     pc.id, g.id
                 )),
-                Some(x) if matches!(x.status, Status::Fail | Status::Blocked) => {
-                    reasons.push(format!(
-                        "required group `{}.{}` is {}",
-                        pc.id,
-                        g.id,
-                        x.status.as_str()
-                    ))
+                Some(x) => {
+                    let st = verdict::group_status(&x.checks);
+                    if matches!(st, Status::Fail | Status::Blocked) {
+                        reasons.push(format!(
+                            "required group `{}.{}` is {}",
+                            pc.id,
+                            g.id,
+                            st.as_str()
+                        ))
+                    }
                 }
-                Some(_) => {}
             }
+        }
+    }
+    check_set_rule(
+        &plan,
+        m,
+        drifted && req.allow_catalog_drift,
+        reasons,
+        warnings,
+    );
+}
+
+/// The validity window (`finishedAt` to `expiresAt`) no longer than the topology allows.
+fn window_rule(m: &Manifest, max: std::time::Duration, reasons: &mut Vec<String>) {
+    let (Ok(finished), Ok(expires)) = (
+        m.finished_at.parse::<Timestamp>(),
+        m.expires_at.parse::<Timestamp>(),
+    ) else {
+        return; // time_rules already said which one does not parse
+    };
+    let window = expires.duration_since(finished);
+    let max = jiff::SignedDuration::try_from(max).unwrap_or(jiff::SignedDuration::MAX);
+    if window > max {
+        reasons.push(format!(
+            "valid for {} after it finished ({} to {}), longer than topology `{}` allows ({})",
+            human(window),
+            m.finished_at,
+            m.expires_at,
+            m.topology,
+            human(max)
+        ));
+    }
+}
+
+/// Every check the catalogs in force plan for the requested providers, with the inputs the
+/// certification records, is in it and was not skipped: a split certification missing a
+/// pair, or a manifest with checks removed, is no certification of the whole.
+fn check_set_rule(
+    plan: &crate::plan::Plan,
+    m: &Manifest,
+    drift_accepted: bool,
+    reasons: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    use std::collections::HashMap;
+    let have: HashMap<&str, Status> = m.checks().map(|c| (c.id.as_str(), c.status)).collect();
+    let mut missing = Vec::new();
+    let mut skipped = Vec::new();
+    for p in &plan.checks {
+        if matches!(p.state, crate::plan::State::Skipped(_)) {
+            continue;
+        }
+        match have.get(p.id.as_str()) {
+            None => missing.push(p.id.as_str()),
+            Some(Status::Skipped) => skipped.push(p.id.as_str()),
+            Some(_) => {}
+        }
+    }
+    let list = |ids: &[&str]| {
+        let mut s = ids.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+        if ids.len() > 10 {
+            s.push_str(&format!(", … ({} more)", ids.len() - 10));
+        }
+        s
+    };
+    let mut found = Vec::new();
+    if !missing.is_empty() {
+        found.push(format!(
+            "{} check{} the catalogs plan for these providers {} not in the certification: {}",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            if missing.len() == 1 { "is" } else { "are" },
+            list(&missing)
+        ));
+    }
+    if !skipped.is_empty() {
+        found.push(format!(
+            "{} planned check{} {} skipped in the certification: {}",
+            skipped.len(),
+            if skipped.len() == 1 { "" } else { "s" },
+            if skipped.len() == 1 { "was" } else { "were" },
+            list(&skipped)
+        ));
+    }
+    for why in found {
+        // A catalog that changed (and was accepted so) may plan checks the certification
+        // could not know; otherwise a missing check is a hole in the certification.
+        if drift_accepted {
+            warnings.push(format!("ACCEPTED BY --allow-catalog-drift: {why}"));
+        } else {
+            reasons.push(why);
         }
     }
 }

@@ -10,7 +10,6 @@ use super::{
     AttemptEntry, CatalogRef, CheckEntry, Expectation, GroupResult, Manifest, Mode, RunStatus,
     SCHEMA_VERSION, Summary, Tool,
 };
-use crate::model::Severity;
 use crate::plan::Plan;
 use crate::run::secrets::Secrets;
 use crate::run::{CheckResult, Status};
@@ -61,25 +60,12 @@ pub fn build(
             }
         }
     }
-    let mut summary = Summary::default();
     for (p, r) in plan.checks.iter().zip(results) {
-        let required = p.severity == Severity::Required;
-        count(&mut summary, r.status, required);
         let entry = entry(p, r, secrets);
         if let Some(g) = groups.get_mut(&(p.catalog.clone(), p.group.clone())) {
             g.checks.push(entry);
         }
     }
-    for g in groups.values_mut() {
-        g.status = group_status(g);
-    }
-    let status = if summary.required_fail > 0 {
-        RunStatus::Fail
-    } else if summary.required_blocked > 0 || inputs.interrupted {
-        RunStatus::Blocked
-    } else {
-        RunStatus::Pass
-    };
     let mut missing = plan.missing_requirements.clone();
     missing.extend(inputs.missing);
     missing.sort();
@@ -92,10 +78,11 @@ pub fn build(
         Some(cap) if cap < expires => cap,
         _ => expires,
     };
-    Manifest {
+    let mut m = Manifest {
         schema_version: SCHEMA_VERSION,
         id: provenance::new_id(inputs.finished, &plan.topology),
-        status,
+        // Derived from the checks below, by the one rule.
+        status: RunStatus::Blocked,
         environment: inputs.environment.to_string(),
         topology: plan.topology.clone(),
         providers: plan.providers.clone(),
@@ -124,56 +111,32 @@ pub fn build(
             })
             .collect(),
         groups: groups.into_values().collect(),
-        summary,
+        summary: Summary::default(),
         missing_requirements: missing,
         repairs: results.iter().filter_map(|r| r.repair.clone()).collect(),
         waivers: inputs.waivers,
+        inputs: plan
+            .inputs
+            .iter()
+            .map(|(cat, vars)| {
+                let vars = vars
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut v = v.clone();
+                        secrets.mask_value(&mut v);
+                        (k.clone(), v)
+                    })
+                    .collect();
+                (cat.clone(), vars)
+            })
+            .collect(),
         scope: inputs.scope,
         replayed_from: inputs.replayed_from,
         merged_from: Vec::new(),
         interrupted: inputs.interrupted,
-    }
-}
-
-fn count(s: &mut Summary, st: Status, required: bool) {
-    s.total += 1;
-    match st {
-        Status::Pass => s.pass += 1,
-        Status::Fail => {
-            s.fail += 1;
-            s.required_fail += usize::from(required);
-        }
-        Status::Repaired => s.repaired += 1,
-        Status::Blocked => {
-            s.blocked += 1;
-            s.required_blocked += usize::from(required);
-        }
-        Status::Skipped => s.skipped += 1,
-        Status::Waived => s.waived += 1,
-    }
-}
-
-fn group_status(g: &GroupResult) -> Status {
-    let required: Vec<Status> = g
-        .checks
-        .iter()
-        .filter(|c| c.severity == "required")
-        .map(|c| c.status)
-        .collect();
-    if required.contains(&Status::Fail) {
-        Status::Fail
-    } else if required.contains(&Status::Blocked) {
-        Status::Blocked
-    } else if required.contains(&Status::Repaired) {
-        Status::Repaired
-    } else if required
-        .iter()
-        .any(|s| *s == Status::Pass || *s == Status::Waived)
-    {
-        Status::Pass
-    } else {
-        Status::Skipped
-    }
+    };
+    super::verdict::apply(&mut m);
+    m
 }
 
 fn entry(p: &crate::plan::Planned, r: &CheckResult, secrets: &Secrets) -> CheckEntry {
@@ -190,10 +153,7 @@ fn entry(p: &crate::plan::Planned, r: &CheckResult, secrets: &Secrets) -> CheckE
         check: p.check.clone(),
         instance: p.instance.clone(),
         title: secrets.mask(&p.title),
-        severity: match p.severity {
-            Severity::Required => "required".into(),
-            Severity::Advisory => "advisory".into(),
-        },
+        severity: p.severity,
         status: r.status,
         reason: r.reason.clone(),
         message: r.message.as_deref().map(|m| secrets.mask(m)),

@@ -3,6 +3,7 @@
 
 mod build;
 pub mod provenance;
+pub mod verdict;
 mod write;
 
 use indexmap::IndexMap;
@@ -11,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use build::{Inputs, build};
-pub use write::{ReadError, read, validate, write_atomic, write_file_atomic};
+pub use write::{ReadError, check_target, read, validate, write_atomic, write_file_atomic};
 
+use crate::model::Severity;
 use crate::run::Status;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -48,6 +50,10 @@ pub struct Manifest {
     pub repairs: Vec<Value>,
     /// Waivers used.
     pub waivers: Vec<Value>,
+    /// The vars the topology and the command line (`--vars`, `--var`) bound, per catalog
+    /// (never secrets): preflight plans the check set again from them, exactly.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: PlanInputs,
     /// The release or commit range this certification is meant for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -61,6 +67,9 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
 }
+
+/// Vars per catalog, by name.
+pub type PlanInputs = IndexMap<String, IndexMap<String, Value>>;
 
 /// The roll-up: `fail` if a required check failed, else `blocked` if one is blocked, else `pass`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -141,8 +150,8 @@ pub struct CheckEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     pub title: String,
-    /// `required` or `advisory`.
-    pub severity: String,
+    /// `required` checks decide the status; `advisory` ones never do.
+    pub severity: Severity,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -29,6 +29,17 @@ pub struct Topology {
     pub replay: Option<String>,
 }
 
+/// The longest validity without the topology's say-so.
+pub const DEFAULT_MAX_VALID: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl Topology {
+    /// The longest validity a certification of this topology may have: its `max_valid_for`,
+    /// else 24 h. certify bounds `--valid-for` by it and preflight refuses a longer window.
+    pub fn max_valid(&self) -> std::time::Duration {
+        self.max_valid_for.map(|d| d.0).unwrap_or(DEFAULT_MAX_VALID)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {

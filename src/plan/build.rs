@@ -16,6 +16,9 @@ use crate::model::{Catalog, Provider};
 use crate::template::{self, Ctx, ctx_value, to_ctx};
 use crate::workspace::{LoadedCatalog, LoadedTopology};
 
+/// Per catalog, the vars bound by the topology or the command line.
+type Inputs = IndexMap<String, IndexMap<String, Value>>;
+
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
 /// What the user asked for.
@@ -49,6 +52,7 @@ pub fn build(
         "providers": providers,
     });
     let mut scopes: Vec<Scope> = Vec::new();
+    let mut inputs: Inputs = IndexMap::new();
     for (id, binding) in &t.catalogs {
         let Some(&ci) = analysis.index.catalogs.get(id) else {
             diags.push(
@@ -76,6 +80,14 @@ pub fn build(
                 .or(decl.default.as_ref());
             match v {
                 Some(v) => {
+                    if overrides.is_some_and(|o| o.contains_key(name))
+                        || binding.vars.contains_key(name)
+                    {
+                        inputs
+                            .entry(id.clone())
+                            .or_default()
+                            .insert(name.clone(), v.clone());
+                    }
                     vars.insert(name.clone(), v.clone());
                 }
                 None => {
@@ -387,6 +399,7 @@ pub fn build(
     }
     Some(Plan {
         plan_version: PLAN_VERSION,
+        inputs,
         topology: t.topology.clone(),
         environment: req.environment.map(str::to_string),
         providers,

@@ -24,6 +24,10 @@ pub const PLAN_VERSION: u32 = 1;
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub plan_version: u32,
+    /// The vars the topology and the command line bound, per catalog: what a certification
+    /// records so its check set can be planned again exactly. Not part of the plan's JSON.
+    #[serde(skip)]
+    pub inputs: indexmap::IndexMap<String, indexmap::IndexMap<String, serde_json::Value>>,
     pub topology: String,
     pub environment: Option<String>,
     /// Selected providers, sorted.

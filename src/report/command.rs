@@ -46,15 +46,27 @@ pub fn render(m: &Manifest, format: ReportFormat, now: Timestamp) -> Result<Stri
     })
 }
 
-/// `labcert report`.
+/// `labcert report`: shows the verdict the checks make, and says so when the stored one
+/// disagrees (a hand-edited or corrupted manifest).
 pub fn run(path: &Path, format: ReportFormat) -> i32 {
-    let m = match load(path) {
+    let mut m = match load(path) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: cannot read the manifest: {e}");
             return exit::INVALID;
         }
     };
+    let disagree = manifest::verdict::disagreements(&m);
+    if !disagree.is_empty() {
+        eprintln!(
+            "warning: {}: the stored verdict disagrees with its checks; shown as the checks make it:",
+            path.display()
+        );
+        for d in &disagree {
+            eprintln!("  - {d}");
+        }
+        manifest::verdict::apply(&mut m);
+    }
     match render(&m, format, Timestamp::now()) {
         Ok(text) => {
             if crate::output::stdout(&text) {

@@ -337,7 +337,7 @@ fn failures(s: &mut String, m: &Manifest) {
             "<article class=\"card c-fail\">\n<h3><code>{}</code> — {}{}</h3>\n<p class=\"src\">at <code>{}</code></p>",
             esc(&k.id),
             esc(&k.title),
-            if k.severity == "advisory" {
+            if k.severity == crate::model::Severity::Advisory {
                 " <span class=\"st s-skipped\">advisory</span>"
             } else {
                 ""

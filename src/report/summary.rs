@@ -98,7 +98,7 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
 }
 
 fn advisory(k: &CheckEntry) -> &'static str {
-    if k.severity == "advisory" {
+    if k.severity == crate::model::Severity::Advisory {
         "  [advisory]"
     } else {
         ""

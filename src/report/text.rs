@@ -412,7 +412,7 @@ fn failures(s: &mut String, m: &Manifest) {
     }
     let _ = writeln!(s, "\nFailed ({}):", failed.len());
     for k in failed {
-        let adv = if k.severity == "advisory" {
+        let adv = if k.severity == crate::model::Severity::Advisory {
             "  [advisory]"
         } else {
             ""
