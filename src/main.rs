@@ -5,5 +5,9 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    std::process::exit(labcert::run());
+    // Orphans of the commands labcert runs re-parent to labcert, and none outlives it.
+    labcert::probe::command::adopt_orphans();
+    let code = labcert::run();
+    labcert::probe::command::kill_leftovers();
+    std::process::exit(code);
 }

@@ -1,16 +1,21 @@
 //! The `command` probe: a local program, without a shell unless `shell` is asked for.
 //!
-//! The program runs in its own process group, so a timeout kills it *and* everything it
-//! started (no orphans). Output is capped per stream, and the streams keep being drained
-//! past the cap so the program never blocks on a full pipe.
+//! The program runs in its own process group. Its timeout is a hard bound: at the deadline
+//! it is killed with everything it started — its group, descendants that left the group
+//! (`setsid`), whoever still holds its output pipes ([`tree`]) — and reading stops after a
+//! short grace, keeping what was read (flagged truncated if cut off). A program that exits
+//! leaving a daemon on its stdout ends the same way, a grace after it exits. Output is
+//! capped per stream and drained past the cap ([`capture`]).
 
 use std::process::Stdio;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::{Limits, Observation, ProbeError};
 use crate::model::probe::Command;
+use capture::{Captured, drain};
+use tree::Tree;
 
 /// Runs the command and observes it. Never panics; every failure is an observation.
 pub async fn run(cmd: &Command, limits: Limits) -> Observation {
@@ -62,46 +67,101 @@ async fn run_inner(cmd: &Command, limits: Limits) -> Observation {
             return failed(reason, what);
         }
     };
+    // If the run abandons this probe (a signal), everything it started goes with it.
     let group = child.id().map(|pid| pid as libc::pid_t);
-    // If the run abandons this probe (Ctrl-C), the whole group goes with it.
-    let mut guard = GroupGuard(group);
-    if let (Some(input), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
-        let input = input.clone().into_bytes();
-        tokio::spawn(async move {
+    let mut guard = Guard(Some(Tree {
+        child: group,
+        pipes: [
+            child.stdout.as_ref().and_then(tree::pipe_inode),
+            child.stderr.as_ref().and_then(tree::pipe_inode),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    }));
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let input = cmd.stdin.clone().map(String::into_bytes);
+    let feed = async move {
+        if let (Some(input), Some(mut stdin)) = (input, stdin) {
             // A program that exits without reading its input is not an error of ours.
             let _ = stdin.write_all(&input).await;
-        });
-    }
-    let out = tokio::spawn(capped(child.stdout.take(), limits.max_output));
-    let err = tokio::spawn(capped(child.stderr.take(), limits.max_output));
-    let status = match tokio::time::timeout(limits.timeout, child.wait()).await {
-        Ok(status) => status,
-        Err(_) => {
-            kill_group(group);
-            let _ = child.wait().await;
-            guard.0 = None;
-            let mut obs = collect(out, err).await;
+        }
+    };
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let (mut out, mut err) = (Captured::default(), Captured::default());
+    let status = {
+        let io = async {
+            tokio::join!(
+                feed,
+                drain(stdout, limits.max_output, &mut out),
+                drain(stderr, limits.max_output, &mut err),
+            )
+        };
+        let mut io = std::pin::pin!(io);
+        let mut io_done = false;
+        let exited = loop {
+            tokio::select! {
+                s = child.wait() => break Some(s),
+                _ = &mut io, if !io_done => io_done = true,
+                _ = tokio::time::sleep_until(deadline) => break None,
+            }
+        };
+        match exited {
+            // The deadline: the program, its group, whatever left the group, and whoever
+            // holds the pipes are killed; the output read so far is kept.
+            None => {
+                guard.kill();
+                guard.0 = None;
+                let _ = tokio::time::timeout(GRACE, child.wait()).await;
+                if !io_done {
+                    let _ = tokio::time::timeout(GRACE, &mut io).await;
+                }
+                None
+            }
+            // The program is gone; anything it left behind in its group goes too, and so
+            // does a daemon still holding its output once the remaining output had a grace.
+            Some(status) => {
+                let pipes = guard.0.take().map(|t| t.pipes).unwrap_or_default();
+                // SAFETY: killpg only sends a signal; the group is the one this probe created.
+                if let Some(pgid) = group.filter(|p| *p > 1) {
+                    unsafe { libc::killpg(pgid, libc::SIGKILL) };
+                }
+                // The program is reaped (its pid may be reused): from now on only the pipes
+                // name what is left of it.
+                guard.0 = Some(Tree { child: None, pipes });
+                if !io_done && tokio::time::timeout(GRACE, &mut io).await.is_err() {
+                    guard.kill();
+                    let _ = tokio::time::timeout(GRACE, &mut io).await;
+                }
+                guard.0 = None;
+                Some(status)
+            }
+        }
+    };
+    let mut obs = Observation {
+        stdout: out.text(),
+        stderr: err.text(),
+        stdout_truncated: out.truncated(),
+        stderr_truncated: err.truncated(),
+        ..Observation::default()
+    };
+    match status {
+        None => {
             obs.error = Some(ProbeError {
                 reason: "timeout".into(),
                 message: format!(
-                    "`{program}` did not finish within {:?}; its process group was killed",
+                    "`{program}` did not finish within {:?}; it and everything it started were killed",
                     limits.timeout
                 ),
             });
             return obs;
         }
-    };
-    // The program is gone; anything it left behind in its group goes too.
-    kill_group(group);
-    guard.0 = None;
-    let mut obs = collect(out, err).await;
-    match status {
-        Ok(s) => {
+        Some(Ok(s)) => {
             use std::os::unix::process::ExitStatusExt;
             obs.exit = s.code();
             obs.signal = s.signal();
         }
-        Err(e) => {
+        Some(Err(e)) => {
             obs.error = Some(ProbeError {
                 reason: "spawn".into(),
                 message: format!("waiting for `{program}`: {e}"),
@@ -122,58 +182,31 @@ fn failed(reason: &str, message: String) -> Observation {
     }
 }
 
-/// Kills the process group when dropped while armed.
-struct GroupGuard(Option<libc::pid_t>);
+/// How long output may still arrive once the program exited or was killed.
+const GRACE: Duration = Duration::from_millis(250);
 
-impl Drop for GroupGuard {
+/// Kills the command's whole tree when dropped while armed (the probe was abandoned).
+struct Guard(Option<Tree>);
+
+impl Guard {
+    fn kill(&self) {
+        if let Some(tree) = &self.0 {
+            tree.kill();
+        }
+    }
+}
+
+impl Drop for Guard {
     fn drop(&mut self) {
-        kill_group(self.0);
+        self.kill();
     }
 }
 
-fn kill_group(group: Option<libc::pid_t>) {
-    if let Some(pgid) = group.filter(|p| *p > 0) {
-        // SAFETY: killpg only sends a signal; the group is the one this probe created.
-        unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
-        }
-    }
-}
+mod capture;
+mod orphans;
+mod tree;
 
-type Reader = tokio::task::JoinHandle<(Vec<u8>, bool)>;
-
-async fn collect(out: Reader, err: Reader) -> Observation {
-    let (stdout, stdout_truncated) = out.await.unwrap_or_default();
-    let (stderr, stderr_truncated) = err.await.unwrap_or_default();
-    Observation {
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        stdout_truncated,
-        stderr_truncated,
-        ..Observation::default()
-    }
-}
-
-/// Reads a stream to its end, keeping at most `cap` bytes.
-async fn capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Vec<u8>, bool) {
-    let Some(mut stream) = stream else {
-        return (Vec::new(), false);
-    };
-    let mut kept = Vec::new();
-    let mut truncated = false;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = cap.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-                truncated |= n > room;
-            }
-        }
-    }
-    (kept, truncated)
-}
+pub use orphans::{adopt_orphans, kill_leftovers};
 
 #[cfg(test)]
 mod tests;

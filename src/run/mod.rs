@@ -12,6 +12,7 @@ pub mod record;
 pub mod repair;
 mod schedule;
 pub mod secrets;
+pub mod signals;
 
 use std::time::Duration;
 
