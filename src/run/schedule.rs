@@ -478,3 +478,6 @@ impl Coordinator {
         self.results[j] = Some(r);
     }
 }
+
+#[cfg(test)]
+mod tests;
