@@ -11,8 +11,8 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use labcert::cli::TargetArgs;
 use labcert::diag::Diagnostics;
+use labcert::plan::Target;
 
 // The same allocator as the binary (src/main.rs), so the bench measures what users run.
 #[global_allocator]
@@ -57,7 +57,7 @@ fn catalog(dense: bool) -> String {
 
 fn measure(root: &Path, dense: bool) {
     std::fs::write(root.join("big.yaml"), catalog(dense)).unwrap();
-    let args = TargetArgs {
+    let args = Target {
         topology: "big".into(),
         providers: vec![],
         environment: None,

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use labcert::cli::TargetArgs;
 use labcert::diag::Diagnostics;
+use labcert::plan::Target;
 use labcert::probe::{Limits, Observation};
 use labcert::run::check::Env;
 use labcert::run::prober::{BoxFuture, Live, Prober};
@@ -92,7 +92,7 @@ fn setup(root: &Path, catalog: &str) {
 
 /// (plan time, run time) for one certification in-process.
 fn once(root: &Path, prober: Arc<dyn Prober>, expect: usize) -> (Duration, Duration) {
-    let args = TargetArgs {
+    let args = Target {
         topology: "big".into(),
         providers: vec![],
         environment: Some("bench".into()),

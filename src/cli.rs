@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::exit;
+use crate::error::{Error, Outcome};
+use crate::exit::Exit;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -98,6 +99,19 @@ pub struct TargetArgs {
     /// Inputs from a YAML or TOML file: `{ catalog: { var: value } }`.
     #[arg(long = "vars", value_name = "FILE")]
     pub vars_files: Vec<PathBuf>,
+}
+
+impl TargetArgs {
+    /// The planner's request for these flags.
+    pub fn target(&self) -> crate::plan::Target {
+        crate::plan::Target {
+            topology: self.topology.clone(),
+            providers: self.providers.clone(),
+            environment: self.environment.clone(),
+            vars: self.vars.clone(),
+            vars_files: self.vars_files.clone(),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -216,6 +230,31 @@ pub struct CertifyArgs {
     pub live: bool,
 }
 
+impl CertifyArgs {
+    /// The certify request for these flags.
+    pub fn request(&self) -> crate::certify::Request {
+        crate::certify::Request {
+            target: self.target.target(),
+            out: self.out.clone(),
+            valid_for: self.valid_for.clone(),
+            jobs: self.jobs,
+            per_endpoint: self.per_endpoint,
+            ssh_channels: self.ssh_channels,
+            fail_fast: self.fail_fast,
+            junit: self.junit.clone(),
+            events: self.events.clone(),
+            markdown: self.markdown.clone(),
+            scope: self.scope.clone(),
+            record: self.record.clone(),
+            replay: self.replay.clone(),
+            repair: self.repair,
+            waivers: self.waivers.clone(),
+            sign: self.sign.clone(),
+            live: self.live,
+        }
+    }
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanFormat {
     Text,
@@ -232,40 +271,85 @@ pub enum SchemaKind {
     Qualification,
 }
 
+/// Parses the command line, runs the command, and turns its outcome into the process's
+/// exit code: the one place an error is printed and a code chosen.
 pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                exit::INVALID
+                Exit::Invalid.code()
             } else {
-                exit::OK
+                Exit::Ok.code()
             };
         }
     };
+    match dispatch(cli) {
+        Ok(exit) => exit.code(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit().code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Outcome {
     let root = crate::workspace::root(cli.catalogs.as_deref());
     match cli.command {
         Command::Validate { paths } => crate::validate::run(&paths, &root),
-        Command::Plan(args) => crate::plan::command::run(&args, &root),
-        Command::Certify(args) => crate::certify::run(&args, &root),
-        Command::Preflight(args) => crate::gate::preflight::run(&args, &root),
-        Command::Qualify(args) => crate::gate::qualify::run(&args, &root),
+        Command::Plan(args) => {
+            use crate::plan::command::Format;
+            let format = match args.format {
+                PlanFormat::Text => Format::Text,
+                PlanFormat::Json => Format::Json,
+                PlanFormat::Mermaid => Format::Mermaid,
+                PlanFormat::Dot => Format::Dot,
+            };
+            crate::plan::command::run(&args.target.target(), format, &root)
+        }
+        Command::Certify(args) => crate::certify::run(&args.request(), &root),
+        Command::Preflight(args) => {
+            use crate::gate::preflight::{Request, check, print};
+            let verdict = check(&Request {
+                certification: &args.certification,
+                environment: &args.environment,
+                topology: &args.topology,
+                providers: args.providers.clone(),
+                catalogs: &root,
+                verify_key: args.verify_key.as_deref(),
+                allow_catalog_drift: args.allow_catalog_drift,
+                allow_replayed: args.allow_replayed,
+                now: jiff::Timestamp::now(),
+            });
+            print(&verdict, &args.certification)
+        }
+        Command::Qualify(a) => crate::gate::qualify::run(
+            &crate::gate::qualify::Request {
+                certification: a.certification,
+                release: a.release,
+                catalog: a.catalog,
+                out: a.out,
+                environment: a.environment,
+                topology: a.topology,
+                providers: a.providers,
+                vars: a.vars,
+                vars_files: a.vars_files,
+                verify_key: a.verify_key,
+                allow_replayed: a.allow_replayed,
+            },
+            &root,
+        ),
         Command::Merge { inputs, out } => crate::gate::merge::run(&inputs, &out),
-        Command::Keygen { key } => match crate::gate::signing::keygen(&key) {
-            Ok(public) => {
-                println!(
-                    "secret key {} (keep it private), public key {}",
-                    key.display(),
-                    public.display()
-                );
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit::INVALID
-            }
-        },
+        Command::Keygen { key } => {
+            let public = crate::gate::signing::keygen(&key).map_err(Error::Output)?;
+            crate::output::stdout(&format!(
+                "secret key {} (keep it private), public key {}\n",
+                key.display(),
+                public.display()
+            ))?;
+            Ok(Exit::Ok)
+        }
         Command::Report { manifest, format } => crate::report::command::run(&manifest, format),
         Command::Diff { old, new, format } => crate::report::diff::run(&old, &new, format),
         Command::Schema { kind } => {
@@ -275,11 +359,8 @@ pub fn run() -> i32 {
                 SchemaKind::Manifest => crate::schema::Kind::Manifest,
                 SchemaKind::Qualification => crate::schema::Kind::Qualification,
             };
-            if crate::output::stdout(&crate::schema::text(k)) {
-                exit::OK
-            } else {
-                exit::INVALID
-            }
+            crate::output::stdout(&crate::schema::text(k))?;
+            Ok(Exit::Ok)
         }
     }
 }

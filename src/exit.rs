@@ -1,12 +1,28 @@
 //! Exit codes: the contract in README's table. One place, named.
 
-/// certified / go / product checks passed / no problems found.
-pub const OK: i32 = 0;
-/// certify: a required check failed; preflight: no-go; qualify: product failure.
-pub const FAIL: i32 = 1;
-/// Usage error, invalid catalog or topology, unreadable input.
-pub const INVALID: i32 = 2;
-/// certify: a required check is blocked; qualify: infra failure during the run.
-pub const BLOCKED: i32 = 3;
-/// qualify: preflight failed, nothing ran.
-pub const PREFLIGHT: i32 = 4;
+/// How a command ended, as its process exit code says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// certified / go / product checks passed / no problems found.
+    Ok,
+    /// certify: a required check failed; preflight: no-go; qualify: product failure.
+    Fail,
+    /// Usage error, invalid catalog or topology, unreadable input, unwritable output.
+    Invalid,
+    /// certify: a required check is blocked; qualify: infra failure during the run.
+    Blocked,
+    /// qualify: preflight failed, nothing ran.
+    Preflight,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Fail => 1,
+            Exit::Invalid => 2,
+            Exit::Blocked => 3,
+            Exit::Preflight => 4,
+        }
+    }
+}

@@ -3,6 +3,7 @@
 pub mod certify;
 pub mod cli;
 pub mod diag;
+pub mod error;
 pub mod exit;
 pub mod load;
 pub mod manifest;

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze;
 use crate::diag::{Diagnostics, render};
-use crate::exit;
+use crate::error::Outcome;
+use crate::exit::Exit;
 use crate::workspace::{self, Loaded, LoadedCatalog, LoadedTopology};
 
 /// Files loaded for a command, with the catalogs of the root added for cross-catalog references.
@@ -57,7 +58,7 @@ pub fn load_set(paths: &[PathBuf], root: &Path, quiet: bool, diags: &mut Diagnos
     set
 }
 
-pub fn run(paths: &[PathBuf], root: &Path) -> i32 {
+pub fn run(paths: &[PathBuf], root: &Path) -> Outcome {
     let paths = if paths.is_empty() {
         vec![root.to_path_buf()]
     } else {
@@ -106,11 +107,12 @@ pub fn run(paths: &[PathBuf], root: &Path) -> i32 {
         plural(warnings)
     );
     if errors > 0 {
+        // The errors are the finding, each printed above with its place: exit 2.
         eprintln!("validate: {summary}");
-        exit::INVALID
+        Ok(Exit::Invalid)
     } else {
         eprintln!("validate: ok — {summary}");
-        exit::OK
+        Ok(Exit::Ok)
     }
 }
 

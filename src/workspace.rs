@@ -85,7 +85,18 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
             return None;
         }
     };
-    let source = Arc::new(Source::new(path.to_path_buf(), text, format));
+    load_source(
+        Arc::new(Source::new(path.to_path_buf(), text, format)),
+        diags,
+    )
+}
+
+/// Parses a source read from anywhere (a file, or text made in memory), checks it against
+/// its schema and types it; diagnostics name the source's own path.
+pub fn load_source(source: Arc<Source>, diags: &mut Diagnostics) -> Option<Loaded> {
+    let path = source.path.clone();
+    let path = path.as_path();
+    let format = source.format;
     let before = diags.error_count();
     let doc = load::parse(source.clone(), diags)?;
     let kind = match kind_of(&doc.value, path) {

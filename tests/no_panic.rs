@@ -5,8 +5,8 @@ mod common;
 
 use std::path::Path;
 
-use labcert::cli::TargetArgs;
 use labcert::diag::Diagnostics;
+use labcert::plan::Target;
 use proptest::prelude::*;
 
 /// Applies edits at character positions: delete a run, or insert text from a list of
@@ -53,7 +53,7 @@ fn run_all(dir: &Path, catalog: &str, topology: &str, ext: &str) {
     std::fs::write(dir.join(format!("topologies/lab.{ext}")), topology).unwrap();
     let mut diags = Diagnostics::default();
     let _ = labcert::validate::load_set(&[dir.to_path_buf()], dir, true, &mut diags);
-    let args = TargetArgs {
+    let args = Target {
         topology: "lab".into(),
         providers: vec![],
         environment: None,

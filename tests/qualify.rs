@@ -121,10 +121,81 @@ fn a_preflight_failure_runs_nothing() {
     let (o, q) = qualify(dir.path(), &m, &[]);
     assert_eq!(o.code, 4, "{}{}", o.stdout, o.stderr);
     assert_eq!(q["status"], "preflight_failure");
-    assert_eq!(q["preflight"][0], "status is fail, not pass");
+    assert_eq!(
+        q["preflight"][0],
+        "the stored status `fail` disagrees with its checks, which make it `pass`"
+    );
     assert!(q["checks"].as_array().unwrap().is_empty());
     assert!(
         !dir.path().join("ran").exists(),
         "a check ran after preflight said no-go"
     );
+}
+
+/// The qualification catalog is read where the user keeps it: its diagnostics and every
+/// check's `source` name that file, never a temporary copy.
+#[test]
+fn a_broken_catalog_is_named_where_the_user_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = certified(dir.path());
+    let mine = dir.path().join("my-qual.yaml");
+    let good = std::fs::read_to_string(root().join("fixtures/qualification/smoke.yaml")).unwrap();
+    std::fs::write(&mine, good.replacen("checks:", "checks:\n      - id: typo\n        probe: { command: { argv: [\"true\"] } }\n        expect: [{ exit: 0 }]\n        timout: 5s", 1)).unwrap();
+    let out = dir.path().join("q.json");
+    let o = labcert_env(
+        &[
+            "--catalogs",
+            "fixtures/certify",
+            "qualify",
+            "--certification",
+            m.to_str().unwrap(),
+            "--release",
+            "v1.5.0",
+            "--catalog",
+            mine.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains(&format!("{}:", mine.display())),
+        "the diagnostic names {}:\n{}",
+        mine.display(),
+        o.stderr
+    );
+    assert!(o.stderr.contains("timout"), "{}", o.stderr);
+    assert!(!o.stderr.contains("labcert-qualify-"), "{}", o.stderr);
+
+    // A good catalog kept elsewhere: every check's source is that file.
+    std::fs::write(&mine, &good).unwrap();
+    let marker = format!("smoke.marker={}", dir.path().join("ran").display());
+    let o = labcert_env(
+        &[
+            "--catalogs",
+            "fixtures/certify",
+            "qualify",
+            "--certification",
+            m.to_str().unwrap(),
+            "--release",
+            "v1.5.0",
+            "--catalog",
+            mine.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--var",
+            &marker,
+        ],
+        &[],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let q: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for c in q["checks"].as_array().unwrap() {
+        let source = c["source"].as_str().unwrap();
+        assert!(
+            source.starts_with(&format!("{}:", mine.display())),
+            "{source}"
+        );
+    }
 }

@@ -7,11 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod outputs;
 mod repair;
+mod request;
 
-use crate::cli::CertifyArgs;
+pub use request::Request;
+
 use crate::diag::{Diagnostics, render as render_diag};
-use crate::exit;
+use crate::error::{Error, Outcome};
+use crate::exit::Exit;
 use crate::manifest::{self, RunStatus};
 use crate::plan::command::plan;
 use crate::report;
@@ -22,46 +26,42 @@ use crate::run::secrets::Secrets;
 use crate::run::{self, Cancel, Options, Reporter};
 use crate::validate::Set;
 
-/// The longest validity without the topology's say-so.
-const DEFAULT_MAX_VALID: Duration = Duration::from_secs(24 * 3600);
+use crate::model::topology::DEFAULT_MAX_VALID;
 
-pub fn run(args: &CertifyArgs, root: &Path) -> i32 {
-    match certify(args, root, Arc::new(Live::new(args.ssh_channels))) {
-        Ok(code) => code,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            exit::INVALID
-        }
-    }
+pub fn run(args: &Request, root: &Path) -> Outcome {
+    certify(args, root, Arc::new(Live::new(args.ssh_channels)))
 }
 
 /// Runs a certification with `prober`; `Err` is unusable input (exit 2).
-pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Result<i32, String> {
+pub fn certify(args: &Request, root: &Path, prober: Arc<dyn Prober>) -> Outcome {
     let Some(environment) = args.target.environment.clone() else {
-        return Err(
+        return Err(Error::Usage(
             "certify needs --environment NAME (the manifest is for one environment)".into(),
-        );
+        ));
     };
     if args.jobs == 0 || args.per_endpoint == 0 || args.ssh_channels == 0 {
-        return Err("--jobs, --per-endpoint and --ssh-channels must be at least 1".into());
+        return Err(Error::Usage(
+            "--jobs, --per-endpoint and --ssh-channels must be at least 1".into(),
+        ));
     }
     if let Some(key) = &args.sign {
         // A key that cannot sign is found before the lab is probed, not after.
-        crate::gate::signing::sign(key, b"")?;
+        crate::gate::signing::sign(key, b"").map_err(Error::Input)?;
     }
+    outputs::check(args).map_err(Error::Output)?;
     let mut diags = Diagnostics::default();
     let planned = plan(&args.target, root, &mut diags);
     for d in diags.iter().filter(|d| !d.is_error() || planned.is_none()) {
         eprintln!("{}", render_diag(d));
     }
     let Some((plan, set)) = planned else {
-        return Err(format!(
+        return Err(Error::Input(format!(
             "{} error{} in the catalogs or topology; nothing certified",
             diags.error_count(),
             if diags.error_count() == 1 { "" } else { "s" }
-        ));
+        )));
     };
-    let valid_for = validity(&args.valid_for, &set)?;
+    let valid_for = validity(&args.valid_for, &set).map_err(Error::Usage)?;
     let refs = secret_refs(&set, &plan);
     let secrets = Arc::new(if replay_dir(args, &set).is_some() {
         Secrets::resolve_for_replay(&refs)
@@ -89,7 +89,7 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
                 Box::new(std::io::stdout())
             } else {
                 let f = std::fs::File::create(p)
-                    .map_err(|e| format!("--events {}: {e}", p.display()))?;
+                    .map_err(|e| Error::Output(format!("--events {}: {e}", p.display())))?;
                 Box::new(std::io::LineWriter::new(f))
             };
             Some(Arc::new(Mutex::new(report::events::Ndjson::new(
@@ -118,7 +118,7 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
             })
             .collect(),
     };
-    let (prober, recorder, replay) = probers(args, &set, prober, &secrets)?;
+    let (prober, recorder, replay) = probers(args, &set, prober, &secrets).map_err(Error::Input)?;
     let plan = Arc::new(plan);
     let cats = Arc::new(set.catalogs);
     let repairer = repair::Steps {
@@ -130,10 +130,9 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
         pace: replay.is_none(),
     };
     let waivers = match &args.waivers {
-        Some(f) => Some(Arc::new(crate::gate::waivers::Waivers::load(
-            f,
-            jiff::Timestamp::now(),
-        )?)),
+        Some(f) => Some(Arc::new(
+            crate::gate::waivers::Waivers::load(f, jiff::Timestamp::now()).map_err(Error::Input)?,
+        )),
         None => None,
     };
     let waive: Option<Arc<crate::run::check::Waive>> = waivers.clone().map(|w| {
@@ -152,15 +151,9 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(|e| Error::System(format!("cannot start the runtime: {e}")))?;
     let results = runtime.block_on(async {
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: stopping; the manifest will say so");
-                on_ctrl_c.interrupt();
-            }
-        });
+        tokio::spawn(run::signals::watch(cancel.clone()));
         run::run(
             plan.clone(),
             cats.clone(),
@@ -211,21 +204,28 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
         },
     );
     let out = args.out.display().to_string();
-    manifest::write_atomic(&m, &args.out)?;
+    let mut failed = outputs::Failures::default();
+    let written = manifest::write_atomic(&m, &args.out);
+    let manifest_written = written.is_ok();
+    failed.note(written);
     // Test-coverage collection (scripts/coverage.sh): a copy of every manifest.
     if let Some(dir) = std::env::var_os("LABCERT_COVERAGE_DIR") {
         let copy = Path::new(&dir).join(format!("{}.json", m.id));
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::copy(&args.out, copy);
     }
-    if let Some(key) = &args.sign {
-        let bytes = std::fs::read(&args.out).map_err(|e| format!("{out}: {e}"))?;
-        let sig = crate::gate::signing::sign(key, &bytes)?;
-        manifest::write_file_atomic(&crate::gate::signing::sig_path(&args.out), sig.as_bytes())?;
+    if let (Some(key), true) = (&args.sign, manifest_written) {
+        failed.note((|| {
+            let bytes = std::fs::read(&args.out).map_err(|e| format!("{out}: {e}"))?;
+            let sig = crate::gate::signing::sign(key, &bytes)?;
+            manifest::write_file_atomic(&crate::gate::signing::sig_path(&args.out), sig.as_bytes())
+        })());
     }
     if let (Some(rec), Some(dir)) = (&recorder, &args.record) {
-        let n = rec.write(dir)?;
-        eprintln!("recorded {n} exchanges in {}", dir.display());
+        match rec.write(dir) {
+            Ok(n) => eprintln!("recorded {n} exchanges in {}", dir.display()),
+            Err(e) => failed.note(Err(e)),
+        }
     }
     if let Some((dir, r)) = &replay {
         let missing = r.missing.lock().unwrap_or_else(|p| p.into_inner()).len();
@@ -241,26 +241,25 @@ pub fn certify(args: &CertifyArgs, root: &Path, prober: Arc<dyn Prober>) -> Resu
         let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
         e.finished(&m, &out);
         if let Some(err) = &e.error {
-            eprintln!("warning: --events: {err}");
+            failed.note(Err(format!("--events: {err}")));
         }
     }
     if let Some(p) = &args.junit {
-        let xml = report::junit::xml(&m)?;
-        write_report(p, &xml)?;
+        failed.note(report::junit::xml(&m).and_then(|xml| write_report(p, &xml)));
     }
     if let Some(p) = &args.markdown {
-        write_report(p, &report::markdown::render(&m))?;
+        failed.note(write_report(p, &report::markdown::render(&m)));
     }
     let summary = report::summary::text(&m, &out);
     if human_to_stdout {
-        crate::output::stdout(&summary);
+        failed.note(crate::output::stdout(&summary).map_err(|e| e.to_string()));
     } else {
         eprint!("{summary}");
     }
-    Ok(match m.status {
-        RunStatus::Pass => exit::OK,
-        RunStatus::Fail => exit::FAIL,
-        RunStatus::Blocked => exit::BLOCKED,
+    failed.outcome(match m.status {
+        RunStatus::Pass => Exit::Ok,
+        RunStatus::Fail => Exit::Fail,
+        RunStatus::Blocked => Exit::Blocked,
     })
 }
 
@@ -277,7 +276,7 @@ type Probers = (
 /// The prober for this run: live (optionally recorded), or a replay of a recording —
 /// `--replay DIR`, else the topology's `replay` unless `--live`.
 fn probers(
-    args: &CertifyArgs,
+    args: &Request,
     set: &Set,
     live: Arc<dyn Prober>,
     secrets: &Arc<Secrets>,
@@ -295,7 +294,7 @@ fn probers(
 
 /// The recording to replay: `--replay DIR`, else the topology's `replay` unless `--live`
 /// or `--record`.
-fn replay_dir(args: &CertifyArgs, set: &Set) -> Option<PathBuf> {
+fn replay_dir(args: &Request, set: &Set) -> Option<PathBuf> {
     let from_topology = || {
         let t = set.topologies.last()?;
         let rel = t.model.replay.as_ref()?;
@@ -313,10 +312,7 @@ fn replay_dir(args: &CertifyArgs, set: &Set) -> Option<PathBuf> {
 /// or the topology's bound when that is shorter.
 fn validity(text: &Option<String>, set: &Set) -> Result<Duration, String> {
     let topo = set.topologies.last();
-    let max = topo
-        .and_then(|t| t.model.max_valid_for)
-        .map(|d| d.0)
-        .unwrap_or(DEFAULT_MAX_VALID);
+    let max = topo.map_or(DEFAULT_MAX_VALID, |t| t.model.max_valid());
     if max.is_zero() {
         let name = topo.map_or("", |t| t.model.topology.as_str());
         return Err(format!(

@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{Error, Outcome};
+use crate::exit::Exit;
 use crate::manifest::provenance::{fmt_time, new_id, short_digest};
 use crate::manifest::{self, CatalogRef, GroupResult, Manifest, Mode, RunStatus, Summary, verdict};
 use crate::run::Status;
@@ -212,7 +214,8 @@ fn short(v: &serde_json::Value) -> String {
 }
 
 /// `labcert merge`: reads every input (all problems at once), merges, writes atomically.
-pub fn run(inputs: &[PathBuf], out: &Path) -> i32 {
+pub fn run(inputs: &[PathBuf], out: &Path) -> Outcome {
+    manifest::check_target(out).map_err(|e| Error::Output(format!("--out: {e}")))?;
     let mut read = Vec::new();
     let mut bad = Vec::new();
     for p in inputs {
@@ -222,26 +225,22 @@ pub fn run(inputs: &[PathBuf], out: &Path) -> i32 {
         }
     }
     if !bad.is_empty() {
-        eprintln!("error: cannot read every input:\n  {}", bad.join("\n  "));
-        return crate::exit::INVALID;
+        return Err(Error::Input(format!(
+            "cannot read every input:\n  {}",
+            bad.join("\n  ")
+        )));
     }
-    match merge(&read).and_then(|m| manifest::write_atomic(&m, out).map(|_| m)) {
-        Ok(m) => {
-            println!(
-                "merged {} certifications into {} ({}): {} — providers {}",
-                read.len(),
-                out.display(),
-                m.id,
-                m.status.as_str(),
-                m.providers.join(",")
-            );
-            crate::exit::OK
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            crate::exit::INVALID
-        }
-    }
+    let m = merge(&read).map_err(Error::Input)?;
+    manifest::write_atomic(&m, out).map_err(Error::Output)?;
+    crate::output::stdout(&format!(
+        "merged {} certifications into {} ({}): {} — providers {}\n",
+        read.len(),
+        out.display(),
+        m.id,
+        m.status.as_str(),
+        m.providers.join(",")
+    ))?;
+    Ok(Exit::Ok)
 }
 
 #[cfg(test)]

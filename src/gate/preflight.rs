@@ -7,8 +7,9 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::cli::TargetArgs;
 use crate::diag::Diagnostics;
+use crate::error::Outcome;
+use crate::exit::Exit;
 use crate::manifest::{self, Manifest, ReadError, RunStatus, provenance, verdict};
 use crate::run::Status;
 
@@ -187,7 +188,7 @@ fn catalog_rules(
         .iter()
         .flat_map(|(cat, vars)| vars.iter().map(move |(k, v)| format!("{cat}.{k}={v}")))
         .collect();
-    let args = TargetArgs {
+    let args = crate::plan::Target {
         topology: req.topology.to_string(),
         providers: req.providers.clone(),
         environment: Some(req.environment.to_string()),
@@ -379,28 +380,12 @@ pub fn human(d: jiff::SignedDuration) -> String {
     }
 }
 
-/// `labcert preflight`: prints GO or NO-GO with every reason; exit 0 go, 1 no-go, 2 unreadable.
-pub fn run(args: &crate::cli::PreflightArgs, root: &Path) -> i32 {
-    let verdict = check(&Request {
-        certification: &args.certification,
-        environment: &args.environment,
-        topology: &args.topology,
-        providers: args.providers.clone(),
-        catalogs: root,
-        verify_key: args.verify_key.as_deref(),
-        allow_catalog_drift: args.allow_catalog_drift,
-        allow_replayed: args.allow_replayed,
-        now: Timestamp::now(),
-    });
-    print(&verdict, &args.certification)
-}
-
-/// Prints a verdict; returns its exit code.
-pub fn print(verdict: &Verdict, path: &Path) -> i32 {
+/// Prints a verdict; returns its exit code (an unreadable manifest is exit 2, said here).
+pub fn print(verdict: &Verdict, path: &Path) -> Outcome {
     match verdict {
         Verdict::Unreadable(why) => {
             eprintln!("preflight: NO-GO — cannot read the certification: {why}");
-            crate::exit::INVALID
+            Ok(Exit::Invalid)
         }
         Verdict::Go { manifest, warnings } => {
             for w in warnings {
@@ -418,8 +403,8 @@ pub fn print(verdict: &Verdict, path: &Path) -> i32 {
                 manifest.environment,
                 manifest.topology,
                 manifest.providers.join(",")
-            ));
-            crate::exit::OK
+            ))?;
+            Ok(Exit::Ok)
         }
         Verdict::NoGo {
             manifest,
@@ -439,8 +424,8 @@ pub fn print(verdict: &Verdict, path: &Path) -> i32 {
             for r in reasons {
                 out.push_str(&format!("  - {r}\n"));
             }
-            crate::output::stdout(&out);
-            crate::exit::FAIL
+            crate::output::stdout(&out)?;
+            Ok(Exit::Fail)
         }
     }
 }

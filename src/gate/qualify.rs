@@ -11,8 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::preflight::{self, Verdict};
-use crate::cli::{QualifyArgs, TargetArgs};
 use crate::diag::Diagnostics;
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::manifest::provenance::{fmt_time, new_id};
 use crate::model::Class;
 use crate::run::check::Env;
@@ -76,17 +77,37 @@ pub struct Failure {
     pub message: String,
 }
 
-pub fn run(args: &QualifyArgs, root: &Path) -> i32 {
-    match qualify(args, root) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            crate::exit::INVALID
-        }
-    }
+/// What `labcert qualify` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The certification manifest preflight must accept first.
+    pub certification: PathBuf,
+    /// The release (version or commit) being qualified.
+    pub release: String,
+    /// The qualification catalog, where the user keeps it.
+    pub catalog: PathBuf,
+    /// Where to write the qualification result.
+    pub out: PathBuf,
+    /// Environment, topology and providers to require (default: the certification's).
+    pub environment: Option<String>,
+    pub topology: Option<String>,
+    pub providers: Vec<String>,
+    /// Inputs of the qualification catalog (`catalog.name=value`) and files of them.
+    pub vars: Vec<String>,
+    pub vars_files: Vec<PathBuf>,
+    /// Require a valid signature by this public key.
+    pub verify_key: Option<PathBuf>,
+    /// Accept a replayed certification (demos and tests only).
+    pub allow_replayed: bool,
 }
 
-fn qualify(args: &QualifyArgs, root: &Path) -> Result<i32, String> {
+pub fn run(args: &Request, root: &Path) -> Result<Exit, Error> {
+    // The result file is checked before anything runs.
+    crate::manifest::check_target(&args.out).map_err(|e| Error::Output(format!("--out: {e}")))?;
+    qualify(args, root)
+}
+
+fn qualify(args: &Request, root: &Path) -> Result<Exit, Error> {
     let started = Timestamp::now();
     let manifest = crate::manifest::read(&args.certification)
         .ok()
@@ -146,17 +167,17 @@ fn qualify(args: &QualifyArgs, root: &Path) -> Result<i32, String> {
             false
         }
     };
-    preflight::print(&verdict, &args.certification);
+    preflight::print(&verdict, &args.certification)?;
     if !go {
         result.status = Outcome::PreflightFailure;
         result.finished_at = fmt_time(Timestamp::now());
-        write(&result, &args.out)?;
+        write(&result, &args.out).map_err(Error::Output)?;
         eprintln!("qualify: preflight_failure — nothing was run");
-        return Ok(crate::exit::PREFLIGHT);
+        return Ok(Exit::Preflight);
     }
-    run_catalog(args, &environment, &mut result)?;
+    run_catalog(args, &environment, &mut result).map_err(Error::Input)?;
     result.finished_at = fmt_time(Timestamp::now());
-    write(&result, &args.out)?;
+    write(&result, &args.out).map_err(Error::Output)?;
     let mut out = format!(
         "qualify: {} — release {} on {} ({} checks)\n",
         match result.status {
@@ -175,37 +196,56 @@ fn qualify(args: &QualifyArgs, root: &Path) -> Result<i32, String> {
             f.classification, f.check, f.message
         ));
     }
-    crate::output::stdout(&out);
+    crate::output::stdout(&out)?;
     Ok(match result.status {
-        Outcome::Pass => crate::exit::OK,
-        Outcome::ProductFailure => crate::exit::FAIL,
-        Outcome::InfraFailure => crate::exit::BLOCKED,
-        Outcome::PreflightFailure => crate::exit::PREFLIGHT,
+        Outcome::Pass => Exit::Ok,
+        Outcome::ProductFailure => Exit::Fail,
+        Outcome::InfraFailure => Exit::Blocked,
+        Outcome::PreflightFailure => Exit::Preflight,
     })
 }
 
-/// Plans the qualification catalog on its own and runs it without a repairer.
+/// The topology a qualification catalog is planned in: that catalog alone.
+const TOPOLOGY: &str = "<qualification>";
+
+/// Plans the qualification catalog on its own, read from where the user keeps it (so every
+/// diagnostic and `source` names that file), and runs it without a repairer.
 fn run_catalog(
-    args: &QualifyArgs,
+    args: &Request,
     environment: &str,
     result: &mut Qualification,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(&args.catalog)
-        .map_err(|e| format!("--catalog {}: {e}", args.catalog.display()))?;
-    let (id, takes_release) = catalog_id(&args.catalog, &text)?;
-    let dir = tempfile_dir()?;
-    let ext = args
-        .catalog
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("yaml");
-    std::fs::create_dir_all(dir.join("topologies")).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join(format!("{id}.{ext}")), &text).map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("topologies/qualification.yaml"),
-        format!("topology: qualification\ncatalogs:\n  {id}: {{}}\n"),
-    )
-    .map_err(|e| e.to_string())?;
+    let mut diags = Diagnostics::default();
+    let loaded = crate::workspace::load(&args.catalog, &mut diags);
+    let Some(crate::workspace::Loaded::Catalog(cat)) = loaded else {
+        for d in diags.iter() {
+            eprintln!("{}", crate::diag::render(d));
+        }
+        return Err(match loaded {
+            Some(_) => format!(
+                "--catalog {}: a topology, not a qualification catalog",
+                args.catalog.display()
+            ),
+            None => format!(
+                "--catalog {}: the qualification catalog has errors",
+                args.catalog.display()
+            ),
+        });
+    };
+    let id = cat.model.catalog.clone();
+    let takes_release = cat.model.vars.contains_key("release");
+    let topology = crate::workspace::load_source(
+        Arc::new(crate::source::Source::new(
+            PathBuf::from(TOPOLOGY),
+            format!("topology: qualification\ncatalogs:\n  {id}: {{}}\n"),
+            crate::source::Format::Yaml,
+        )),
+        &mut diags,
+    );
+    let topology = match topology {
+        Some(crate::workspace::Loaded::Topology(t)) => Some(*t),
+        _ => None,
+    };
     let mut vars = Vec::new();
     if takes_release {
         // Given first, so an explicit --var wins.
@@ -215,16 +255,19 @@ fn run_catalog(
         ));
     }
     vars.extend(args.vars.iter().cloned());
-    let target = TargetArgs {
+    let target = crate::plan::Target {
         topology: "qualification".into(),
         providers: Vec::new(),
         environment: Some(environment.to_string()),
         vars,
         vars_files: args.vars_files.clone(),
     };
-    let mut diags = Diagnostics::default();
-    let planned = crate::plan::command::plan(&target, &dir, &mut diags);
-    let _ = std::fs::remove_dir_all(&dir);
+    let set = crate::validate::Set {
+        catalogs: vec![*cat],
+        topologies: Vec::new(),
+        requested: [args.catalog.clone()].into_iter().collect(),
+    };
+    let planned = crate::plan::command::plan_loaded(&target, set, topology, &mut diags);
     let Some((plan, set)) = planned else {
         for d in diags.iter() {
             eprintln!("{}", crate::diag::render(d));
@@ -261,14 +304,21 @@ fn run_catalog(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let results = runtime.block_on(crate::run::run(
-        plan.clone(),
-        Arc::new(set.catalogs),
-        env,
-        options,
-        Cancel::default(),
-        &mut [],
-    ));
+    let cancel = Cancel::default();
+    let results = runtime.block_on(async {
+        tokio::spawn(crate::run::signals::watch(cancel.clone()));
+        crate::run::run(
+            plan.clone(),
+            Arc::new(set.catalogs),
+            env,
+            options,
+            cancel.clone(),
+            &mut [],
+        )
+        .await
+    });
+    // An interrupted run qualified nothing: what it cancelled counts against it.
+    let interrupted = cancel.is_interrupted();
     let mut infra = false;
     let mut product = false;
     for (p, r) in plan.checks.iter().zip(&results) {
@@ -279,7 +329,8 @@ fn run_catalog(
         let classification = match (p.class, r.status) {
             (_, Status::Pass | Status::Skipped | Status::Repaired | Status::Waived) => None,
             (_, Status::Blocked)
-                if matches!(r.reason.as_deref(), Some("cancelled" | "dependency")) =>
+                if !interrupted
+                    && matches!(r.reason.as_deref(), Some("cancelled" | "dependency")) =>
             {
                 None
             }
@@ -315,38 +366,6 @@ fn run_catalog(
         Outcome::Pass
     };
     Ok(())
-}
-
-/// The catalog's id, and whether it declares a `release` var (it receives `--release`).
-fn catalog_id(path: &Path, text: &str) -> Result<(String, bool), String> {
-    let format = crate::source::Format::from_path(path).unwrap_or(crate::source::Format::Yaml);
-    let source = Arc::new(crate::source::Source::new(
-        path.to_path_buf(),
-        text.to_string(),
-        format,
-    ));
-    let mut diags = Diagnostics::default();
-    crate::load::parse(source, &mut diags)
-        .and_then(|d| {
-            let id = d.value.get("catalog")?.as_str()?.to_string();
-            Some((id, d.value.pointer("/vars/release").is_some()))
-        })
-        .ok_or_else(|| {
-            format!(
-                "--catalog {}: not a catalog (no `catalog:` id)",
-                path.display()
-            )
-        })
-}
-
-fn tempfile_dir() -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!(
-        "labcert-qualify-{}-{}",
-        std::process::id(),
-        Timestamp::now().as_nanosecond()
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(dir)
 }
 
 /// Validates against the schema, then writes atomically.

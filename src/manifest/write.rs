@@ -28,15 +28,105 @@ pub fn write_atomic(m: &Manifest, path: &Path) -> Result<(), String> {
     write_file_atomic(path, text.as_bytes())
 }
 
-/// Writes bytes to `path` through a temporary sibling and a rename.
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path
-        .parent()
+/// The directory a file path is written in (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+}
+
+/// Whether `path` may be written by replacing it: its directory exists and takes a new
+/// file, and what is there now, if anything, is a regular file. A device node, FIFO,
+/// socket, directory or symlink is refused, never replaced. Writes and removes a probe file.
+pub fn check_target(path: &Path) -> Result<(), String> {
     let name = path
         .file_name()
         .ok_or_else(|| format!("{}: not a file path", path.display()))?;
+    match std::fs::symlink_metadata(path) {
+        Ok(md) if !md.file_type().is_file() => {
+            return Err(format!(
+                "{} exists and is {}, not a regular file: labcert replaces only regular files",
+                path.display(),
+                kind(&md.file_type())
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    let dir = dir_of(path);
+    match std::fs::metadata(dir) {
+        Ok(md) if md.is_dir() => {}
+        Ok(_) => {
+            return Err(format!(
+                "{}: {} is not a directory",
+                path.display(),
+                dir.display()
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "{}: directory {} cannot be used: {e}",
+                path.display(),
+                dir.display()
+            ));
+        }
+    }
+    let probe = dir.join(format!(
+        ".{}.probe-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "{}: cannot create a file in {}: {e}",
+            path.display(),
+            dir.display()
+        )),
+    }
+}
+
+fn kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symlink"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device node"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Writes bytes to `path` through a temporary sibling and a rename; refuses a target that
+/// is not a regular file (see [`check_target`]).
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = dir_of(path);
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file path", path.display()))?;
+    if let Ok(md) = std::fs::symlink_metadata(path)
+        && !md.file_type().is_file()
+    {
+        return Err(format!(
+            "cannot write {}: it is {}, not a regular file",
+            path.display(),
+            kind(&md.file_type())
+        ));
+    }
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),

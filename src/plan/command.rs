@@ -3,19 +3,29 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::Target;
 use super::build::{Request, build};
 use super::inputs::Overrides;
 use super::render;
 use crate::analyze;
-use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
 use crate::diag::{Code, Diagnostic, Diagnostics, render as render_diag};
-use crate::exit;
+use crate::error::Outcome;
+use crate::exit::Exit;
 use crate::validate::{Set, load_set};
 use crate::workspace::{self, LoadedCatalog};
 
-pub fn run(args: &PlanArgs, root: &Path) -> i32 {
+/// How `labcert plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Mermaid,
+    Dot,
+}
+
+pub fn run(target: &Target, format: Format, root: &Path) -> Outcome {
     let mut diags = Diagnostics::default();
-    let plan = plan(&args.target, root, &mut diags).map(|(p, _)| p);
+    let plan = plan(target, root, &mut diags).map(|(p, _)| p);
     for d in diags.iter().filter(|d| !d.is_error() || plan.is_none()) {
         eprintln!("{}", render_diag(d));
     }
@@ -25,20 +35,21 @@ pub fn run(args: &PlanArgs, root: &Path) -> i32 {
             diags.error_count(),
             if diags.error_count() == 1 { "" } else { "s" }
         );
-        return exit::INVALID;
+        // The diagnostics above are the answer: exit 2.
+        return Ok(Exit::Invalid);
     };
-    let written = match args.format {
-        PlanFormat::Text => crate::output::stdout(&render::text(&plan)),
-        PlanFormat::Json => crate::output::stdout_json(&plan),
-        PlanFormat::Mermaid => crate::output::stdout(&render::mermaid(&plan)),
-        PlanFormat::Dot => crate::output::stdout(&render::dot(&plan)),
-    };
-    if written { exit::OK } else { exit::INVALID }
+    match format {
+        Format::Text => crate::output::stdout(&render::text(&plan)),
+        Format::Json => crate::output::stdout_json(&plan),
+        Format::Mermaid => crate::output::stdout(&render::mermaid(&plan)),
+        Format::Dot => crate::output::stdout(&render::dot(&plan)),
+    }?;
+    Ok(Exit::Ok)
 }
 
 /// Loads, validates and plans; `None` when there are errors (all of them in `diags`).
 /// The loaded files come back too: running the plan needs them.
-pub fn plan(args: &TargetArgs, root: &Path, diags: &mut Diagnostics) -> Option<(super::Plan, Set)> {
+pub fn plan(args: &Target, root: &Path, diags: &mut Diagnostics) -> Option<(super::Plan, Set)> {
     let Some(topo_path) = workspace::find_topology(root, &args.topology) else {
         diags.push(
             Diagnostic::error(
@@ -53,9 +64,20 @@ pub fn plan(args: &TargetArgs, root: &Path, diags: &mut Diagnostics) -> Option<(
         );
         return None;
     };
-    let overrides = Overrides::read(&args.vars, &args.vars_files, diags);
     let mut set = load_set(&[topo_path], root, false, diags);
     let topo = set.topologies.pop();
+    plan_loaded(args, set, topo, diags)
+}
+
+/// Plans `topo` over the catalogs already loaded in `set` (wherever they were read from,
+/// so every diagnostic and `source` names their own files).
+pub fn plan_loaded(
+    args: &Target,
+    mut set: Set,
+    topo: Option<workspace::LoadedTopology>,
+    diags: &mut Diagnostics,
+) -> Option<(super::Plan, Set)> {
+    let overrides = Overrides::read(&args.vars, &args.vars_files, diags);
     let analysis = analyze::analyze(&set.catalogs, diags);
     let topo = topo?;
     let by_id: HashMap<&str, &LoadedCatalog> = set

@@ -8,6 +8,9 @@ mod expand;
 pub mod inputs;
 pub mod late;
 pub mod render;
+mod target;
+
+pub use target::Target;
 
 use indexmap::IndexMap;
 use serde::Serialize;

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::exit;
+use crate::error::{Error, Outcome};
+use crate::exit::Exit;
 use crate::manifest::{self, Manifest, ReadError};
 
 /// What `labcert report` prints.
@@ -48,14 +49,8 @@ pub fn render(m: &Manifest, format: ReportFormat, now: Timestamp) -> Result<Stri
 
 /// `labcert report`: shows the verdict the checks make, and says so when the stored one
 /// disagrees (a hand-edited or corrupted manifest).
-pub fn run(path: &Path, format: ReportFormat) -> i32 {
-    let mut m = match load(path) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: cannot read the manifest: {e}");
-            return exit::INVALID;
-        }
-    };
+pub fn run(path: &Path, format: ReportFormat) -> Outcome {
+    let mut m = load(path).map_err(|e| Error::Input(format!("cannot read the manifest: {e}")))?;
     let disagree = manifest::verdict::disagreements(&m);
     if !disagree.is_empty() {
         eprintln!(
@@ -67,17 +62,8 @@ pub fn run(path: &Path, format: ReportFormat) -> i32 {
         }
         manifest::verdict::apply(&mut m);
     }
-    match render(&m, format, Timestamp::now()) {
-        Ok(text) => {
-            if crate::output::stdout(&text) {
-                exit::OK
-            } else {
-                exit::INVALID
-            }
-        }
-        Err(e) => {
-            eprintln!("error: cannot render {}: {e}", path.display());
-            exit::INVALID
-        }
-    }
+    let text = render(&m, format, Timestamp::now())
+        .map_err(|e| Error::Output(format!("cannot render {}: {e}", path.display())))?;
+    crate::output::stdout(&text)?;
+    Ok(Exit::Ok)
 }

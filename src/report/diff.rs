@@ -11,7 +11,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::text::{ledger_status, validity};
-use crate::exit;
+use crate::error::{Error, Outcome};
+use crate::exit::Exit;
 use crate::manifest::{CatalogRef, Manifest};
 use crate::run::Status;
 
@@ -432,21 +433,26 @@ pub fn text(d: &Diff) -> String {
 }
 
 /// `labcert diff OLD NEW`.
-pub fn run(old_path: &Path, new_path: &Path, format: DiffFormat) -> i32 {
+pub fn run(old_path: &Path, new_path: &Path, format: DiffFormat) -> Outcome {
     // Both are read first, so both problems are reported at once.
-    let load = |p: &Path| {
-        super::command::load(p)
-            .map_err(|e| eprintln!("error: cannot read the manifest: {e}"))
-            .ok()
-    };
-    let (old, new) = (load(old_path), load(new_path));
-    let (Some(old), Some(new)) = (old, new) else {
-        return exit::INVALID;
+    let (old, new) = (
+        super::command::load(old_path),
+        super::command::load(new_path),
+    );
+    let (old, new) = match (old, new) {
+        (Ok(o), Ok(n)) => (o, n),
+        (o, n) => {
+            let why: Vec<String> = [o.err(), n.err()].into_iter().flatten().collect();
+            return Err(Error::Input(format!(
+                "cannot read the manifest: {}",
+                why.join("\nerror: cannot read the manifest: ")
+            )));
+        }
     };
     let d = diff(&old, old_path, &new, new_path, Timestamp::now());
-    let ok = match format {
+    match format {
         DiffFormat::Text => crate::output::stdout(&text(&d)),
         DiffFormat::Json => crate::output::stdout_json(&d),
-    };
-    if ok { exit::OK } else { exit::INVALID }
+    }?;
+    Ok(Exit::Ok)
 }
