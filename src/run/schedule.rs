@@ -96,8 +96,10 @@ pub async fn run(
         rerun_of: HashMap::new(),
         launched: vec![false; n],
         cancel: cancel.clone(),
-        fail_fast: opts.fail_fast,
-        stop_on_substrate: opts.stop_on_substrate_failure,
+        stops: Stops {
+            fail_fast: opts.fail_fast,
+            on_substrate: opts.stop_on_substrate_failure,
+        },
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let sh = Shared {
@@ -215,8 +217,33 @@ struct Coordinator {
     rerun_of: HashMap<tokio::task::Id, usize>,
     launched: Vec<bool>,
     cancel: Cancel,
+    stops: Stops,
+}
+
+/// What a finished check stops: `--fail-fast` starts nothing new after a required failure;
+/// qualification stops everything after a substrate failure. Applied by the check's own
+/// task before it frees its permits (so no queued check starts in between) and again when
+/// the coordinator records the result.
+#[derive(Clone, Copy)]
+struct Stops {
     fail_fast: bool,
-    stop_on_substrate: bool,
+    on_substrate: bool,
+}
+
+impl Stops {
+    fn apply(self, c: &crate::plan::Planned, r: &CheckResult, cancel: &Cancel) {
+        if self.fail_fast && r.status == Status::Fail && c.severity == Severity::Required {
+            cancel.stop_new();
+        }
+        if self.on_substrate
+            && matches!(r.status, Status::Fail | Status::Blocked)
+            && r.reason.as_deref() != Some("cancelled")
+            && r.reason.as_deref() != Some("dependency")
+            && c.class == crate::model::Class::Substrate
+        {
+            cancel.infra_failure();
+        }
+    }
 }
 
 impl Coordinator {
@@ -235,17 +262,7 @@ impl Coordinator {
                 continue;
             }
             let c = &self.plan.checks[i];
-            if self.fail_fast && r.status == Status::Fail && c.severity == Severity::Required {
-                self.cancel.stop_new();
-            }
-            if self.stop_on_substrate
-                && matches!(r.status, Status::Fail | Status::Blocked)
-                && r.reason.as_deref() != Some("cancelled")
-                && r.reason.as_deref() != Some("dependency")
-                && c.class == crate::model::Class::Substrate
-            {
-                self.cancel.infra_failure();
-            }
+            self.stops.apply(c, &r, &self.cancel);
             let passes = r.status.lets_dependents_run();
             let status = r.status;
             emit(
@@ -340,6 +357,7 @@ impl Coordinator {
         let limits = sh.limits.clone();
         let tx = sh.tx.clone();
         let cancel = self.cancel.clone();
+        let stops = self.stops;
         let handle = self.tasks.spawn(async move {
             let p = &plan.checks[i];
             let probe = rendered.as_ref().map(|r| &r.probe).unwrap_or(&p.probe);
@@ -378,6 +396,8 @@ impl Coordinator {
             } else {
                 execute(&env, p, parts, checks, &on_attempt).await
             };
+            // Before `_permits` go: a check waiting for them must see what this one stops.
+            stops.apply(p, &r, &cancel);
             (i, r)
         });
         self.task_index.insert(handle.id(), i);
