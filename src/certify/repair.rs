@@ -6,9 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::judge;
+use crate::manifest::{
+    Before, Expectation, Guard, RanStep, RepairEntry, RepairStatus, StepEntry, StepResult,
+    Verification,
+};
 use crate::model::expect::Expect;
 use crate::plan::{Planned, late};
 use crate::probe::{Limits, Observation};
@@ -24,6 +28,13 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 const TASK_TIMEOUT: Duration = Duration::from_secs(300);
 const TASK_EVERY: Duration = Duration::from_secs(2);
 const MIN_TASK_EVERY: Duration = Duration::from_millis(100);
+/// The ledger's kind for a wait on a Proxmox VE task.
+const PVE_TASK: &str = "pve_task";
+
+/// Step `i` (0-based) as the ledger numbers it.
+fn number(i: usize) -> u32 {
+    u32::try_from(i + 1).unwrap_or(u32::MAX)
+}
 
 pub struct Steps {
     pub cats: Arc<Vec<LoadedCatalog>>,
@@ -39,7 +50,7 @@ pub struct Steps {
 
 /// One step's outcome for the ledger.
 struct StepOutcome {
-    record: Value,
+    record: RanStep,
     passed: bool,
     captures: Map<String, Value>,
 }
@@ -49,90 +60,89 @@ impl Repairer for Steps {
         Box::pin(async move {
             let p = req.planned;
             let started = jiff::Timestamp::now();
-            let mut record = Map::new();
-            record.insert("check".into(), p.id.clone().into());
-            record.insert("source".into(), p.source.clone().into());
-            record.insert("before".into(), self.evidence(req.failed));
-            let done = |mut record: Map<String, Value>, status: &str, mut result: CheckResult| {
-                record.insert("status".into(), status.into());
-                record.insert("startedAt".into(), started.to_string().into());
-                record.insert(
-                    "finishedAt".into(),
-                    jiff::Timestamp::now().to_string().into(),
-                );
-                result.repair = Some(Value::Object(record));
+            let plan = p.repair.as_ref();
+            let mut entry = RepairEntry {
+                check: p.id.clone(),
+                source: p.source.clone(),
+                before: self.before(req.failed),
+                status: RepairStatus::Error,
+                message: None,
+                guard: None,
+                steps: Vec::new(),
+                verification: None,
+                reruns: Vec::new(),
+                started_at: String::new(),
+                finished_at: String::new(),
+            };
+            let done = |mut entry: RepairEntry, status, mut result: CheckResult| {
+                entry.status = status;
+                entry.started_at = started.to_string();
+                entry.finished_at = jiff::Timestamp::now().to_string();
+                result.repair = Some(entry);
                 result
             };
             match late::repair_guard(&self.cats, p, req.checks.clone()) {
                 Err(why) => {
-                    record.insert("message".into(), why.into());
-                    return done(record, "error", req.failed.clone());
+                    entry.message = Some(why);
+                    return done(entry, RepairStatus::Error, req.failed.clone());
                 }
                 Ok(Some((expr, reason, true))) => {
-                    record.insert("guard".into(), json!({"refuse_if": expr, "reason": reason}));
-                    record.insert("message".into(), format!("repair refused: {reason}").into());
-                    return done(record, "refused", req.failed.clone());
+                    entry.message = Some(format!("repair refused: {reason}"));
+                    entry.guard = Some(Guard {
+                        refuse_if: expr,
+                        reason,
+                    });
+                    return done(entry, RepairStatus::Refused, req.failed.clone());
                 }
                 Ok(_) => {}
             }
             if !self.apply {
-                let steps = p.repair.as_ref().and_then(|r| r.get("steps")).cloned();
-                let mut steps = steps.unwrap_or(Value::Array(Vec::new()));
-                self.secrets.mask_value(&mut steps);
-                record.insert("steps".into(), steps);
-                record.insert(
-                    "message".into(),
-                    "would repair: run again with --repair to apply".into(),
-                );
-                return done(record, "would_repair", req.failed.clone());
+                entry.steps = plan
+                    .map(|r| {
+                        r.steps
+                            .iter()
+                            .map(|st| {
+                                let mut st = st.clone();
+                                if let Some(probe) = st.probe.as_mut() {
+                                    self.secrets.mask_value(probe);
+                                }
+                                StepEntry::Planned(st)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                entry.message = Some("would repair: run again with --repair to apply".into());
+                return done(entry, RepairStatus::WouldRepair, req.failed.clone());
             }
-            let n = p
-                .repair
-                .as_ref()
-                .and_then(|r| r.get("steps"))
-                .and_then(Value::as_array)
-                .map(Vec::len)
-                .unwrap_or(0);
+            let n = plan.map_or(0, |r| r.steps.len());
             let mut steps = Map::new();
-            let mut ledger = Vec::new();
             let mut all_passed = true;
             for i in 0..n {
                 let out = self.step(p, i, &req.checks, &steps).await;
-                ledger.push(out.record);
-                if let Some(id) = step_id(p, i) {
-                    steps.insert(id, Value::Object(out.captures));
+                entry.steps.push(StepEntry::Ran(out.record));
+                if let Some(id) = plan.and_then(|r| r.step_id(i)) {
+                    steps.insert(id.to_string(), Value::Object(out.captures));
                 }
                 if !out.passed {
                     all_passed = false;
                     break;
                 }
             }
-            record.insert("steps".into(), Value::Array(ledger));
-            if let Some(settle) = p
-                .repair
-                .as_ref()
-                .and_then(|r| r.get("settle"))
-                .and_then(Value::as_str)
-                .and_then(|s| crate::model::duration::parse(s).ok())
-                .filter(|_| self.pace)
-            {
+            if let Some(settle) = plan.and_then(|r| r.settle).filter(|_| self.pace) {
                 tokio::time::sleep(settle.0).await;
             }
             // The verification: the check's own probe and expectations, whatever the steps did.
             let mut after = (req.verify)().await;
-            record.insert(
-                "verification".into(),
-                json!({
-                    "status": after.status,
-                    "reason": after.reason,
-                    "message": after.message.as_deref().map(|m| self.secrets.mask(m)),
-                }),
-            );
+            entry.verification = Some(Verification {
+                status: after.status,
+                reason: after.reason.clone(),
+                message: after.message.as_deref().map(|m| self.secrets.mask(m)),
+            });
             if all_passed && after.status == Status::Pass {
                 after.status = Status::Repaired;
                 after.reason = Some("repaired".into());
                 after.message = Some("repaired; verified by the check's own probe".into());
-                done(record, "repaired", after)
+                done(entry, RepairStatus::Repaired, after)
             } else {
                 let why = if all_passed {
                     "the repair ran, but the check still fails"
@@ -150,36 +160,25 @@ impl Repairer for Steps {
                 }
                 let detail = after.message.clone().unwrap_or_default();
                 after.message = Some(format!("{why}: {detail}"));
-                done(record, "failed", after)
+                done(entry, RepairStatus::Failed, after)
             }
         })
     }
 }
 
-fn step_id(p: &Planned, i: usize) -> Option<String> {
-    p.repair
-        .as_ref()?
-        .get("steps")?
-        .get(i)?
-        .get("id")?
-        .as_str()
-        .map(str::to_string)
-}
-
 impl Steps {
-    fn evidence(&self, r: &CheckResult) -> Value {
-        let failed: Vec<String> = r
-            .expectations
-            .iter()
-            .filter(|e| !e.passed)
-            .map(|e| self.secrets.mask(&e.describe()))
-            .collect();
-        json!({
-            "status": r.status,
-            "reason": r.reason,
-            "message": r.message.as_deref().map(|m| self.secrets.mask(m)),
-            "failed": failed,
-        })
+    fn before(&self, r: &CheckResult) -> Before {
+        Before {
+            status: r.status,
+            reason: r.reason.clone(),
+            message: r.message.as_deref().map(|m| self.secrets.mask(m)),
+            failed: r
+                .expectations
+                .iter()
+                .filter(|e| !e.passed)
+                .map(|e| self.secrets.mask(&e.describe()))
+                .collect(),
+        }
     }
 
     async fn step(
@@ -190,7 +189,7 @@ impl Steps {
         steps: &Map<String, Value>,
     ) -> StepOutcome {
         let fail = |title: Option<String>, message: String| StepOutcome {
-            record: json!({"step": i + 1, "title": title, "passed": false, "message": message}),
+            record: RanStep::failed(number(i), title, None, message),
             passed: false,
             captures: Map::new(),
         };
@@ -243,24 +242,23 @@ impl Steps {
         }
         let mut request = spec.clone();
         self.secrets.mask_value(&mut request);
-        let mut result = Map::new();
-        if let Some(s) = obs.status {
-            result.insert("status".into(), s.into());
-        }
-        if let Some(c) = obs.exit {
-            result.insert("exit".into(), c.into());
-        }
-        let record = json!({
-            "step": i + 1,
-            "title": title,
-            "kind": kind,
-            "request": request,
-            "result": result,
-            "expectations": results,
-            "passed": passed,
-            "message": message.map(|m| self.secrets.mask(&m)),
-            "durationMs": obs.duration.as_millis() as u64,
-        });
+        let record = RanStep {
+            step: number(i),
+            title,
+            kind: Some(kind.to_string()),
+            request: Some(request),
+            result: Some(StepResult {
+                status: obs.status,
+                exit: obs.exit,
+            }),
+            expectations: results,
+            passed,
+            message: message.map(|m| self.secrets.mask(&m)),
+            duration_ms: Some(obs.duration.as_millis() as u64),
+            upid: None,
+            exitstatus: None,
+            polls: None,
+        };
         StepOutcome {
             record,
             passed,
@@ -275,7 +273,7 @@ impl Steps {
         kind: &str,
         expects: &[Expect],
         obs: &Observation,
-    ) -> (bool, Option<String>, Vec<Value>) {
+    ) -> (bool, Option<String>, Vec<Expectation>) {
         let judges_status = expects.iter().any(|e| e.status.is_some());
         if let Some(v) = classify(&[], obs, judges_status) {
             let why = obs
@@ -310,9 +308,11 @@ impl Steps {
         let values = results
             .iter()
             .map(|r| {
-                let mut v = serde_json::to_value(r).unwrap_or_default();
-                self.secrets.mask_value(&mut v);
-                v
+                let mut e = Expectation::from(r);
+                self.secrets.mask_value(&mut e.expected);
+                self.secrets.mask_value(&mut e.actual);
+                e.message = e.message.map(|m| self.secrets.mask(&m));
+                e
             })
             .collect();
         (failed.is_none(), failed, values)
@@ -328,7 +328,12 @@ impl Steps {
     ) -> StepOutcome {
         let title = title.unwrap_or_else(|| "Wait for the Proxmox VE task".into());
         let fail = |message: String| StepOutcome {
-            record: json!({"step": i + 1, "title": title, "kind": "pve_task", "passed": false, "message": message}),
+            record: RanStep::failed(
+                number(i),
+                Some(title.clone()),
+                Some(PVE_TASK.into()),
+                message,
+            ),
             passed: false,
             captures: Map::new(),
         };
@@ -401,12 +406,21 @@ impl Steps {
                     .unwrap_or("");
                 let passed = exit == "OK";
                 return StepOutcome {
-                    record: json!({
-                        "step": i + 1, "title": title, "kind": "pve_task", "upid": upid,
-                        "exitstatus": exit, "polls": polls, "passed": passed,
-                        "message": (!passed).then(|| format!("task {upid} ended with `{exit}`, not OK")),
-                        "durationMs": start.elapsed().as_millis() as u64,
-                    }),
+                    record: RanStep {
+                        upid: Some(upid.to_string()),
+                        exitstatus: Some(exit.to_string()),
+                        polls: Some(polls),
+                        duration_ms: Some(start.elapsed().as_millis() as u64),
+                        passed,
+                        message: (!passed)
+                            .then(|| format!("task {upid} ended with `{exit}`, not OK")),
+                        ..RanStep::failed(
+                            number(i),
+                            Some(title.clone()),
+                            Some(PVE_TASK.into()),
+                            String::new(),
+                        )
+                    },
                     passed,
                     captures: Map::new(),
                 };

@@ -124,7 +124,10 @@ pub fn check(req: &Request<'_>) -> Verdict {
     for w in &m.waivers {
         warnings.push(format!(
             "WAIVER in force: {} — {} (approved by {}, expires {})",
-            w["checks"], w["reason"], w["approver"], w["expires"]
+            w.checks.join(", "),
+            w.reason,
+            w.approver,
+            w.expires
         ));
     }
     if reasons.is_empty() {

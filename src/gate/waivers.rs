@@ -14,9 +14,9 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use crate::manifest::WaiverEntry;
 use jiff::Timestamp;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::diag::Diagnostics;
 use crate::source::{Format, Source};
@@ -131,21 +131,19 @@ impl Waivers {
     }
 
     /// Every waiver, with what it waived (or, expired, what it would have): for the manifest.
-    pub fn ledger(&self) -> Vec<Value> {
+    pub fn ledger(&self) -> Vec<WaiverEntry> {
         let used = self.used.lock().unwrap_or_else(|p| p.into_inner());
         self.list
             .iter()
             .zip(used.iter())
-            .map(|(w, (waived, refused))| {
-                json!({
-                    "checks": w.entry.checks,
-                    "reason": w.entry.reason,
-                    "approver": w.entry.approver,
-                    "expires": w.entry.expires,
-                    "expired": w.expired,
-                    "waived": waived,
-                    "notWaivedExpired": refused,
-                })
+            .map(|(w, (waived, refused))| WaiverEntry {
+                checks: w.entry.checks.clone(),
+                reason: w.entry.reason.clone(),
+                approver: w.entry.approver.clone(),
+                expires: w.entry.expires.clone(),
+                expired: w.expired,
+                waived: waived.clone(),
+                not_waived_expired: refused.clone(),
             })
             .collect()
     }

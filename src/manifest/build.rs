@@ -26,7 +26,7 @@ pub struct Inputs<'a> {
     pub replayed_from: Option<String>,
     pub mode: Mode,
     /// Every waiver given, with what it waived.
-    pub waivers: Vec<Value>,
+    pub waivers: Vec<super::WaiverEntry>,
     /// The earliest expiry of the waivers used: the manifest expires no later.
     pub expires_cap: Option<Timestamp>,
     /// Missing requirements found while running (unresolvable secrets), added to the plan's.

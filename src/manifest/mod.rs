@@ -2,6 +2,7 @@
 //! release gate reads. `schemas/manifest.schema.json` is generated from these types.
 
 mod build;
+mod ledger;
 pub mod provenance;
 pub mod verdict;
 mod write;
@@ -12,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use build::{Inputs, build};
+pub use ledger::{
+    Before, Guard, RanStep, RepairEntry, RepairStatus, Rerun, StepEntry, StepResult, Verification,
+    WaiverEntry,
+};
 pub use write::{ReadError, check_target, read, validate, write_atomic, write_file_atomic};
 
 use crate::model::Severity;
@@ -47,9 +52,9 @@ pub struct Manifest {
     pub missing_requirements: Vec<String>,
     /// Repair ledger: every repair that ran (`certify --repair`) with its steps and the
     /// verification that followed, or that would run (`would_repair`) or was refused.
-    pub repairs: Vec<Value>,
-    /// Waivers used.
-    pub waivers: Vec<Value>,
+    pub repairs: Vec<RepairEntry>,
+    /// Every waiver given, with what it waived.
+    pub waivers: Vec<WaiverEntry>,
     /// The vars the topology and the command line (`--vars`, `--var`) bound, per catalog
     /// (never secrets): preflight plans the check set again from them, exactly.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -167,7 +172,7 @@ pub struct CheckEntry {
     pub source: String,
     /// This check's entry of the repair ledger (also listed in `repairs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repair: Option<Value>,
+    pub repair: Option<RepairEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -183,7 +188,7 @@ pub struct AttemptEntry {
 }
 
 /// One expectation's result: the query, matcher, expected and actual values.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +199,19 @@ pub struct Expectation {
     pub passed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+impl From<&crate::judge::ExpectationResult> for Expectation {
+    fn from(e: &crate::judge::ExpectationResult) -> Expectation {
+        Expectation {
+            query: e.query.clone(),
+            matcher: e.matcher.clone(),
+            expected: e.expected.clone(),
+            actual: e.actual.clone(),
+            passed: e.passed,
+            message: e.message.clone(),
+        }
+    }
 }
 
 /// Counts per status; `required*` count only required checks.

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::expand::{self, Instance};
 use super::inputs::Overrides;
-use super::{PLAN_VERSION, Plan, PlanCatalog, Planned, State};
+use super::{GuardPlan, PLAN_VERSION, Plan, PlanCatalog, Planned, PlannedStep, RepairPlan, State};
 use crate::analyze::{Analysis, DefId, check_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::model::probe::Probe;
@@ -891,7 +891,12 @@ impl RawCache {
     }
 }
 
-fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx, raw: &mut RawCache) -> Value {
+fn repair(
+    m: &Catalog,
+    r: &crate::model::repair::Repair,
+    ctx: &Ctx,
+    raw: &mut RawCache,
+) -> RepairPlan {
     // Earlier steps' results are unknown before the run: show them as placeholders.
     let mut ctx = ctx.clone();
     let mut steps_ph = Map::new();
@@ -913,51 +918,54 @@ fn repair(m: &Catalog, r: &crate::model::repair::Repair, ctx: &Ctx, raw: &mut Ra
     ctx.insert("steps".into(), to_ctx(Value::Object(steps_ph)));
     let ctx = &ctx;
     let mctx = ctx_value(ctx);
-    let mut steps = Vec::new();
-    for s in &r.steps {
-        let mut step = Map::new();
-        if let Some(id) = &s.id {
-            step.insert("id".into(), Value::String(id.clone()));
-        }
-        if let Some(t) = &s.title {
-            step.insert("title".into(), Value::String(t.clone()));
-        }
-        if let Some(p) = &s.probe {
-            step.insert(
-                "probe".into(),
-                probe(m, p, ctx, Mode::Lenient, raw).unwrap_or(Value::Null),
-            );
-        }
-        if let Some(t) = &s.pve_task {
-            step.insert(
-                "pve_task".into(),
-                render_lenient(&compact(serde_json::to_value(t).unwrap_or_default()), &mctx),
-            );
-        }
-        if !s.capture.is_empty() {
-            let caps = serde_json::to_value(&s.capture).unwrap_or_default();
-            step.insert("capture".into(), render_lenient(&caps, &mctx));
-        }
-        steps.push(Value::Object(step));
-    }
-    let mut out = Map::new();
-    if let Some(g) = &r.guard {
+    let steps = r
+        .steps
+        .iter()
+        .map(|s| PlannedStep {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            probe: s
+                .probe
+                .as_ref()
+                .map(|p| probe(m, p, ctx, Mode::Lenient, raw).unwrap_or(Value::Null)),
+            pve_task: s.pve_task.as_ref().map(|t| {
+                render_lenient(&compact(serde_json::to_value(t).unwrap_or_default()), &mctx)
+            }),
+            capture: s
+                .capture
+                .iter()
+                .map(|(name, q)| {
+                    let q = render_lenient(&Value::String(q.clone()), &mctx);
+                    (
+                        name.clone(),
+                        q.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| q.to_string()),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    RepairPlan {
         // The guard usually reads only vars and items, so the plan can already tell.
-        let refused = template::truthy(&g.refuse_if, &mctx).ok();
-        out.insert(
-            "guard".into(),
-            json!({"refuse_if": g.refuse_if, "reason": g.reason, "refused": refused}),
-        );
+        guard: r.guard.as_ref().map(|g| GuardPlan {
+            refuse_if: g.refuse_if.clone(),
+            reason: g.reason.clone(),
+            refused: template::truthy(&g.refuse_if, &mctx).ok(),
+        }),
+        steps,
+        settle: r.settle,
+        reruns: r
+            .reruns
+            .iter()
+            .map(|t| {
+                let v = render_lenient(&Value::String(t.clone()), &mctx);
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect(),
     }
-    out.insert("steps".into(), Value::Array(steps));
-    if let Some(s) = r.settle {
-        out.insert("settle".into(), Value::String(s.to_string()));
-    }
-    if !r.reruns.is_empty() {
-        let reruns = serde_json::to_value(&r.reruns).unwrap_or_default();
-        out.insert("reruns".into(), render_lenient(&reruns, &mctx));
-    }
-    Value::Object(out)
 }
 
 /// Renders for the plan. A string that computes with captured values (`checks.x.n - 1`)

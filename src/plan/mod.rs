@@ -8,8 +8,10 @@ mod expand;
 pub mod inputs;
 pub mod late;
 pub mod render;
+mod repair;
 mod target;
 
+pub use repair::{GuardPlan, PlannedStep, RepairPlan};
 pub use target::Target;
 
 use indexmap::IndexMap;
@@ -94,7 +96,7 @@ pub struct Planned {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
     /// The repair that would run if the check failed (only with `certify --repair`).
-    pub repair: Option<Value>,
+    pub repair: Option<RepairPlan>,
     /// `file:line` of the check's definition.
     pub source: String,
     /// Set when the probe or expectations read captures: the run renders them again.

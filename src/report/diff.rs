@@ -10,10 +10,10 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::text::{ledger_status, validity};
+use super::text::validity;
 use crate::error::{Error, Outcome};
 use crate::exit::Exit;
-use crate::manifest::{CatalogRef, Manifest};
+use crate::manifest::{CatalogRef, Manifest, RepairEntry, RepairStatus};
 use crate::run::Status;
 
 /// What `labcert diff` prints.
@@ -98,8 +98,8 @@ pub struct CatalogSide {
 #[derive(Debug, Clone, Serialize)]
 pub struct RepairChange {
     pub check: String,
-    pub old: Option<String>,
-    pub new: Option<String>,
+    pub old: Option<RepairStatus>,
+    pub new: Option<RepairStatus>,
     /// The new entry's message, else the old one's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -279,34 +279,30 @@ pub fn diff(
         });
     }
 
-    let check_of = |r: &serde_json::Value| r["check"].as_str().unwrap_or("").to_string();
-    let old_repairs: HashMap<String, &serde_json::Value> =
-        old.repairs.iter().map(|r| (check_of(r), r)).collect();
-    let new_checks: Vec<String> = new.repairs.iter().map(check_of).collect();
+    let old_repairs: HashMap<&str, &RepairEntry> =
+        old.repairs.iter().map(|r| (r.check.as_str(), r)).collect();
+    let new_checks: Vec<&str> = new.repairs.iter().map(|r| r.check.as_str()).collect();
     for r in &new.repairs {
-        let was = old_repairs
-            .get(&check_of(r))
-            .map(|x| ledger_status(x).to_string());
-        let now_status = ledger_status(r).to_string();
-        if was.as_deref() != Some(now_status.as_str()) {
+        let was = old_repairs.get(r.check.as_str()).map(|x| x.status);
+        if was != Some(r.status) {
             d.repairs.push(RepairChange {
-                check: check_of(r),
+                check: r.check.clone(),
                 old: was,
-                new: Some(now_status),
-                message: r["message"].as_str().map(str::to_string),
+                new: Some(r.status),
+                message: r.message.clone(),
             });
         }
     }
     for r in old
         .repairs
         .iter()
-        .filter(|r| !new_checks.contains(&check_of(r)))
+        .filter(|r| !new_checks.contains(&r.check.as_str()))
     {
         d.repairs.push(RepairChange {
-            check: check_of(r),
-            old: Some(ledger_status(r).to_string()),
+            check: r.check.clone(),
+            old: Some(r.status),
             new: None,
-            message: r["message"].as_str().map(str::to_string),
+            message: r.message.clone(),
         });
     }
     d
@@ -402,9 +398,8 @@ pub fn text(d: &Diff) -> String {
     if !d.repairs.is_empty() {
         let _ = writeln!(s, "\nRepair ledger:");
         for r in &d.repairs {
-            let name = |x: &Option<String>| {
-                x.as_deref()
-                    .map(|v| v.replace('_', " "))
+            let name = |x: &Option<RepairStatus>| {
+                x.map(|v| v.as_str().replace('_', " "))
                     .unwrap_or_else(|| "no entry".into())
             };
             let mark = match (&r.old, &r.new) {

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use super::matrix::{self, Matrix};
 use super::text::{self, counts, validity};
+use super::view;
 use crate::manifest::{CheckEntry, Manifest};
 use crate::run::Status;
 
@@ -408,34 +409,32 @@ fn ledger(s: &mut String, m: &Manifest) {
         m.repairs.len()
     );
     for r in &m.repairs {
-        let st = text::ledger_status(r);
+        let st = r.status.as_str();
         let _ = writeln!(
             s,
             "<article class=\"card c-{}\">\n<h3><code>{}</code> {}</h3>",
             esc(st),
-            esc(r["check"].as_str().unwrap_or("?")),
+            esc(&r.check),
             status_chip(st)
         );
-        if let Some(src) = r["source"].as_str() {
-            let _ = writeln!(s, "<p class=\"src\">at <code>{}</code></p>", esc(src));
-        }
-        if let Some(b) = r["before"]["message"].as_str() {
+        let _ = writeln!(s, "<p class=\"src\">at <code>{}</code></p>", esc(&r.source));
+        if let Some(b) = &r.before.message {
             let _ = writeln!(
                 s,
                 "<p>Before: {} — {}</p>",
-                status_chip(r["before"]["status"].as_str().unwrap_or("fail")),
+                status_chip(r.before.status.as_str()),
                 esc(b)
             );
         }
-        if let Some(g) = r.get("guard") {
+        if let Some(g) = &r.guard {
             let _ = writeln!(
                 s,
                 "<p>Guard: <code>refuse_if {}</code> — {}</p>",
-                esc(&text::waiver_field(g, "refuse_if")),
-                esc(&text::waiver_field(g, "reason"))
+                esc(&g.refuse_if),
+                esc(&g.reason)
             );
         }
-        let steps = text::steps(r);
+        let steps = view::steps(r);
         if !steps.is_empty() {
             s.push_str("<ol class=\"steps\">\n");
             for st in steps {
@@ -459,30 +458,30 @@ fn ledger(s: &mut String, m: &Manifest) {
             }
             s.push_str("</ol>\n");
         }
-        if let Some(v) = r.get("verification").filter(|v| v.is_object()) {
+        if let Some(v) = &r.verification {
             let _ = writeln!(
                 s,
                 "<p>Verification (the check's own probe): {}{}</p>",
-                status_chip(v["status"].as_str().unwrap_or("?")),
-                v["message"]
-                    .as_str()
+                status_chip(v.status.as_str()),
+                v.message
+                    .as_deref()
                     .map(|m| format!(" — {}", esc(m)))
                     .unwrap_or_default()
             );
         }
-        for rr in r["reruns"].as_array().into_iter().flatten() {
+        for rr in &r.reruns {
             let _ = writeln!(
                 s,
                 "<p>Rerun <code>{}</code>: {}{}</p>",
-                esc(rr["check"].as_str().unwrap_or("?")),
-                status_chip(rr["status"].as_str().unwrap_or("?")),
-                rr["message"]
-                    .as_str()
+                esc(&rr.check),
+                status_chip(rr.status.as_str()),
+                rr.message
+                    .as_deref()
                     .map(|m| format!(" — {}", esc(m)))
                     .unwrap_or_default()
             );
         }
-        if let Some(msg) = r["message"].as_str() {
+        if let Some(msg) = &r.message {
             let _ = writeln!(s, "<p class=\"muted\">{}</p>", esc(msg));
         }
         s.push_str("</article>\n");
@@ -501,15 +500,16 @@ fn waivers(s: &mut String, m: &Manifest, now: Timestamp) {
         m.waivers.len()
     );
     for w in &m.waivers {
-        let exp = text::waiver_field(w, "expires");
-        let mut used: Vec<String> = text::waiver_list(w, "waived")
+        let exp = &w.expires;
+        let mut used: Vec<String> = w
+            .waived
             .iter()
             .map(|id| format!("<code>{}</code>", esc(id)))
             .collect();
-        if w["expired"] == true {
+        if w.expired {
             used.insert(0, status_chip("expired"));
             used.extend(
-                text::waiver_list(w, "notWaivedExpired")
+                w.not_waived_expired
                     .iter()
                     .map(|id| format!("not waived: <code>{}</code>", esc(id))),
             );
@@ -517,11 +517,11 @@ fn waivers(s: &mut String, m: &Manifest, now: Timestamp) {
         let _ = writeln!(
             s,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{} <span class=\"muted\">({})</span></td><td>{}</td></tr>",
-            esc(&text::waiver_field(w, "checks")),
-            esc(&text::waiver_field(w, "reason")),
-            esc(&text::waiver_field(w, "approver")),
-            esc(&exp),
-            esc(&text::relative(&exp, now)),
+            esc(&w.checks.join(", ")),
+            esc(&w.reason),
+            esc(&w.approver),
+            esc(exp),
+            esc(&text::relative(exp, now)),
             used.join("<br>")
         );
     }

@@ -142,13 +142,13 @@ fn repairs(s: &mut String, m: &Manifest) {
         let _ = writeln!(
             s,
             "- **`{}`** — {}",
-            r["check"].as_str().unwrap_or("?"),
-            text::ledger_status(r).replace('_', " ")
+            r.check,
+            r.status.as_str().replace('_', " ")
         );
-        if let Some(msg) = r["message"].as_str() {
+        if let Some(msg) = &r.message {
             let _ = writeln!(s, "  - {}", escape(msg));
         }
-        for st in text::steps(r) {
+        for st in super::view::steps(r) {
             let outcome = match st.passed {
                 None => String::new(),
                 Some(true) => " → ok".into(),
@@ -167,11 +167,11 @@ fn repairs(s: &mut String, m: &Manifest) {
                 st.request.replace('`', "'")
             );
         }
-        if let Some(v) = r.get("verification").filter(|v| v.is_object()) {
+        if let Some(v) = &r.verification {
             let _ = writeln!(
                 s,
                 "  - verification (the check's own probe): {}",
-                v["status"].as_str().unwrap_or("?")
+                v.status.as_str()
             );
         }
     }
@@ -187,20 +187,20 @@ fn waivers(s: &mut String, m: &Manifest, now: Timestamp) {
         "| Checks | Reason | Approver | Expires | Waived |\n|---|---|---|---|---|"
     );
     for w in &m.waivers {
-        let exp = text::waiver_field(w, "expires");
-        let used = if w["expired"] == true {
+        let exp = &w.expires;
+        let used = if w.expired {
             "**expired**: waived nothing".to_string()
         } else {
-            text::waiver_list(w, "waived").join(", ")
+            w.waived.join(", ")
         };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} ({}) | {} |",
-            escape(&text::waiver_field(w, "checks")),
-            escape(&text::waiver_field(w, "reason")),
-            escape(&text::waiver_field(w, "approver")),
-            escape(&exp),
-            text::relative(&exp, now),
+            escape(&w.checks.join(", ")),
+            escape(&w.reason),
+            escape(&w.approver),
+            escape(exp),
+            text::relative(exp, now),
             escape(&used)
         );
     }

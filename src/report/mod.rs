@@ -10,3 +10,4 @@ pub mod matrix;
 pub mod summary;
 pub mod terminal;
 pub mod text;
+pub mod view;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::manifest::{CheckEntry, Expectation, Manifest};
+use crate::manifest::{CheckEntry, Expectation, Manifest, RepairEntry, RepairStatus, StepEntry};
 use crate::run::Status;
 
 /// Dependency-blocked checks listed by name before the rest are counted.
@@ -119,79 +119,67 @@ pub fn expectation(e: &Expectation) -> String {
 /// The repair ledger in short: what was repaired, what failed or was refused, and (in a
 /// dry run) what `--repair` would do.
 fn repairs(s: &mut String, m: &Manifest) {
-    let status = |r: &serde_json::Value| r["status"].as_str().unwrap_or("").to_string();
-    let would: Vec<&serde_json::Value> = m
+    let (would, done): (Vec<&RepairEntry>, Vec<&RepairEntry>) = m
         .repairs
         .iter()
-        .filter(|r| status(r) == "would_repair")
-        .collect();
-    let done: Vec<&serde_json::Value> = m
-        .repairs
-        .iter()
-        .filter(|r| status(r) != "would_repair")
-        .collect();
+        .partition(|r| r.status == RepairStatus::WouldRepair);
     if !done.is_empty() {
         let _ = writeln!(s, "\nRepairs:");
         for r in done {
-            let steps = r["steps"].as_array().map(Vec::len).unwrap_or(0);
-            let line = match status(r).as_str() {
-                "repaired" => format!(
+            let steps = r.steps.len();
+            let line = match r.status {
+                RepairStatus::Repaired => format!(
                     "verified by the check's own probe after {steps} step{}",
                     if steps == 1 { "" } else { "s" }
                 ),
-                "refused" => r["message"].as_str().unwrap_or("refused").to_string(),
-                other => match r["steps"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|st| st["passed"] == false)
-                {
+                RepairStatus::Refused => r.message.clone().unwrap_or_else(|| "refused".into()),
+                other => match r.steps.iter().find_map(|st| match st {
+                    StepEntry::Ran(st) if !st.passed => Some(st),
+                    _ => None,
+                }) {
                     Some(st) => format!(
                         "step {} ({}) failed: {}",
-                        st["step"],
-                        st["title"].as_str().unwrap_or("untitled"),
-                        st["message"].as_str().unwrap_or("")
+                        st.step,
+                        st.title.as_deref().unwrap_or("untitled"),
+                        st.message.as_deref().unwrap_or("")
                     ),
                     None => format!(
-                        "{other}: still fails after the repair: {}",
-                        r["verification"]["message"]
-                            .as_str()
-                            .or(r["message"].as_str())
+                        "{}: still fails after the repair: {}",
+                        other.as_str(),
+                        r.verification
+                            .as_ref()
+                            .and_then(|v| v.message.as_deref())
+                            .or(r.message.as_deref())
                             .unwrap_or("")
                     ),
                 },
             };
-            let _ = writeln!(
-                s,
-                "  {} {}  {line}",
-                mark(&status(r)),
-                r["check"].as_str().unwrap_or("")
-            );
+            let _ = writeln!(s, "  {} {}  {line}", mark(r.status), r.check);
         }
     }
     if !would.is_empty() {
         let _ = writeln!(s, "\nWould repair (run again with --repair to apply):");
         for r in would {
-            let _ = writeln!(s, "  ~ {}", r["check"].as_str().unwrap_or(""));
-            for (i, st) in r["steps"].as_array().into_iter().flatten().enumerate() {
-                let what = st["title"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| {
-                        st.get("pve_task")
-                            .map(|_| "wait for the Proxmox VE task".to_string())
-                    })
-                    .unwrap_or_else(|| st["probe"]["kind"].as_str().unwrap_or("step").to_string());
+            let _ = writeln!(s, "  ~ {}", r.check);
+            for (i, st) in r.steps.iter().enumerate() {
+                let what = match st {
+                    StepEntry::Planned(p) => p.title.clone().unwrap_or_else(|| match &p.probe {
+                        _ if p.pve_task.is_some() => "wait for the Proxmox VE task".into(),
+                        Some(probe) => probe["kind"].as_str().unwrap_or("step").to_string(),
+                        None => "step".into(),
+                    }),
+                    StepEntry::Ran(r) => r.title.clone().unwrap_or_else(|| "step".into()),
+                };
                 let _ = writeln!(s, "      {}. {what}", i + 1);
             }
         }
     }
 }
 
-fn mark(status: &str) -> &'static str {
+fn mark(status: RepairStatus) -> &'static str {
     match status {
-        "repaired" => "✓",
-        "refused" => "⊘",
+        RepairStatus::Repaired => "✓",
+        RepairStatus::Refused => "⊘",
         _ => "✗",
     }
 }
@@ -203,22 +191,15 @@ fn waivers(s: &mut String, m: &Manifest) {
     }
     let _ = writeln!(s, "\nWaivers:");
     for w in &m.waivers {
-        let list = |k: &str| -> Vec<String> {
-            w[k].as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        };
-        let (waived, refused) = (list("waived"), list("notWaivedExpired"));
+        let (waived, refused) = (&w.waived, &w.not_waived_expired);
         let head = format!(
             "{} — {} (approved by {}, expires {})",
-            list("checks").join(", "),
-            w["reason"].as_str().unwrap_or(""),
-            w["approver"].as_str().unwrap_or(""),
-            w["expires"].as_str().unwrap_or("")
+            w.checks.join(", "),
+            w.reason,
+            w.approver,
+            w.expires
         );
-        if w["expired"] == true {
+        if w.expired {
             let _ = writeln!(s, "  ! EXPIRED, waives nothing: {head}");
             for id in refused {
                 let _ = writeln!(s, "      not waived: {id}");

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use super::matrix::{self, Matrix};
 use super::summary::expectation;
-use crate::manifest::{CheckEntry, GroupResult, Manifest};
+use super::view;
+use crate::manifest::{CheckEntry, GroupResult, Manifest, RepairStatus};
 use crate::run::Status;
 
 /// Whether a manifest still holds, and the words for it.
@@ -104,86 +105,6 @@ pub fn counts(g: &GroupResult) -> Counts {
     c
 }
 
-/// `repaired`, `failed`, `refused`, `would_repair`, `error`.
-pub fn ledger_status(r: &Value) -> &str {
-    r["status"].as_str().unwrap_or("")
-}
-
-/// One repair step as a reviewer reads it.
-#[derive(Debug, Clone)]
-pub struct StepView {
-    pub number: usize,
-    /// The step's title, else what it does.
-    pub title: String,
-    /// The rendered request: `command touch …`, `http PUT https://…`, `wait for PVE task …`.
-    pub request: String,
-    /// `None`: not run (a dry run); `Some(true)`: it passed.
-    pub passed: Option<bool>,
-    /// What came back: `exit 0`, `HTTP 200`, `task OK`, or why it failed.
-    pub result: String,
-}
-
-/// The steps of a ledger entry: run (with results) or, in a dry run, rendered only.
-pub fn steps(r: &Value) -> Vec<StepView> {
-    let mut out = Vec::new();
-    for (i, st) in r["steps"].as_array().into_iter().flatten().enumerate() {
-        let number = st["step"].as_u64().map(|n| n as usize).unwrap_or(i + 1);
-        let ran = st.get("passed").is_some();
-        let (kind, spec) = if let Some(p) = st.get("probe") {
-            (p["kind"].as_str().unwrap_or("probe"), &p["spec"])
-        } else if let Some(t) = st.get("pve_task") {
-            ("pve_task", t)
-        } else {
-            (st["kind"].as_str().unwrap_or("step"), &st["request"])
-        };
-        let request = if kind == "pve_task" {
-            let upid = st["upid"].as_str().or(spec["upid"].as_str()).unwrap_or("");
-            format!("wait for PVE task {upid}").trim_end().to_string()
-        } else {
-            request_line(kind, spec)
-        };
-        let title = st["title"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| match kind {
-                "pve_task" => "wait for the Proxmox VE task".into(),
-                _ => "(untitled)".into(),
-            });
-        let mut result = Vec::new();
-        if let Some(s) = st["result"]["status"].as_u64() {
-            result.push(format!("HTTP {s}"));
-        }
-        if let Some(e) = st["result"]["exit"].as_i64() {
-            result.push(format!("exit {e}"));
-        }
-        if let Some(e) = st["exitstatus"].as_str() {
-            result.push(format!("task {e}"));
-        }
-        for e in st["expectations"].as_array().into_iter().flatten() {
-            if e["passed"] == false {
-                result.push(crate::judge::describe(
-                    e["query"].as_str(),
-                    e["matcher"].as_str().unwrap_or(""),
-                    &e["expected"],
-                    &e["actual"],
-                    e["message"].as_str(),
-                ));
-            }
-        }
-        if let Some(msg) = st["message"].as_str() {
-            result.push(msg.to_string());
-        }
-        out.push(StepView {
-            number,
-            title,
-            request,
-            passed: ran.then(|| st["passed"] == true),
-            result: result.join("; "),
-        });
-    }
-    out
-}
-
 /// A rendered probe on one line: `command touch /x`, `http PUT https://…`, `ssh root@h: cmd`.
 pub fn request_line(kind: &str, spec: &Value) -> String {
     let s = |k: &str| match &spec[k] {
@@ -246,30 +167,6 @@ pub fn stderr(k: &CheckEntry) -> Option<&str> {
         .and_then(|e| e["stderr"].as_str())
         .map(str::trim_end)
         .filter(|s| !s.is_empty())
-}
-
-/// A waiver's field as text (`checks` may be a list).
-pub fn waiver_field(w: &Value, key: &str) -> String {
-    match &w[key] {
-        Value::Null => "—".into(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map(String::from).unwrap_or(x.to_string()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        v => v.to_string(),
-    }
-}
-
-/// A waiver's list field (`waived`, `notWaivedExpired`) as strings; empty when absent.
-pub fn waiver_list(w: &Value, key: &str) -> Vec<String> {
-    w[key]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|x| x.as_str().map(String::from).unwrap_or(x.to_string()))
-        .collect()
 }
 
 /// The full text report, as of `now`.
@@ -458,7 +355,7 @@ fn ledger(s: &mut String, m: &Manifest) {
     }
     let mut tally: Vec<(String, usize)> = Vec::new();
     for r in &m.repairs {
-        let st = ledger_status(r).to_string();
+        let st = r.status.as_str().to_string();
         match tally.iter_mut().find(|(k, _)| *k == st) {
             Some(e) => e.1 += 1,
             None => tally.push((st, 1)),
@@ -472,38 +369,26 @@ fn ledger(s: &mut String, m: &Manifest) {
         tally.join(", ")
     );
     for r in &m.repairs {
-        let st = ledger_status(r);
-        let mark = match st {
-            "repaired" => "✓",
-            "refused" => "⊘",
-            "would_repair" => "~",
-            _ => "✗",
+        let mark = match r.status {
+            RepairStatus::Repaired => "✓",
+            RepairStatus::Refused => "⊘",
+            RepairStatus::WouldRepair => "~",
+            RepairStatus::Failed | RepairStatus::Error => "✗",
         };
         let _ = writeln!(
             s,
             "  {mark} {}  {}",
-            r["check"].as_str().unwrap_or("?"),
-            st.replace('_', " ")
+            r.check,
+            r.status.as_str().replace('_', " ")
         );
-        if let Some(src) = r["source"].as_str() {
-            let _ = writeln!(s, "      at {src}");
+        let _ = writeln!(s, "      at {}", r.source);
+        if let Some(b) = &r.before.message {
+            let _ = writeln!(s, "      before: {} — {b}", r.before.status.as_str());
         }
-        if let Some(b) = r["before"]["message"].as_str() {
-            let _ = writeln!(
-                s,
-                "      before: {} — {b}",
-                r["before"]["status"].as_str().unwrap_or("fail")
-            );
+        if let Some(g) = &r.guard {
+            let _ = writeln!(s, "      guard: refuse_if {} — {}", g.refuse_if, g.reason);
         }
-        if let Some(g) = r.get("guard") {
-            let _ = writeln!(
-                s,
-                "      guard: refuse_if {} — {}",
-                waiver_field(g, "refuse_if"),
-                waiver_field(g, "reason")
-            );
-        }
-        for st in steps(r) {
+        for st in view::steps(r) {
             let outcome = match st.passed {
                 None => String::new(),
                 Some(true) => format!("  → ok{}", paren(&st.result)),
@@ -512,31 +397,28 @@ fn ledger(s: &mut String, m: &Manifest) {
             let _ = writeln!(s, "      {}. {}{outcome}", st.number, st.title);
             let _ = writeln!(s, "         {}", st.request);
         }
-        if let Some(v) = r.get("verification").filter(|v| v.is_object()) {
-            let msg = v["message"]
-                .as_str()
+        if let Some(v) = &r.verification {
+            let msg = v
+                .message
+                .as_deref()
                 .map(|m| format!(" — {m}"))
                 .unwrap_or_default();
             let _ = writeln!(
                 s,
                 "      verification (the check's own probe): {}{msg}",
-                v["status"].as_str().unwrap_or("?")
+                v.status.as_str()
             );
         }
-        for rr in r["reruns"].as_array().into_iter().flatten() {
-            let msg = rr["message"]
-                .as_str()
+        for rr in &r.reruns {
+            let msg = rr
+                .message
+                .as_deref()
                 .map(|m| format!(" — {m}"))
                 .unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "      rerun {}: {}{msg}",
-                rr["check"].as_str().unwrap_or("?"),
-                rr["status"].as_str().unwrap_or("?")
-            );
+            let _ = writeln!(s, "      rerun {}: {}{msg}", rr.check, rr.status.as_str());
         }
-        if st != "refused"
-            && let Some(msg) = r["message"].as_str()
+        if r.status != RepairStatus::Refused
+            && let Some(msg) = &r.message
         {
             let _ = writeln!(s, "      {msg}");
         }
@@ -557,26 +439,28 @@ fn waivers(s: &mut String, m: &Manifest, now: Timestamp) {
     }
     let _ = writeln!(s, "\nWaivers ({}):", m.waivers.len());
     for w in &m.waivers {
-        let exp = waiver_field(w, "expires");
-        let mark = if w["expired"] == true {
+        let mark = if w.expired {
             "! EXPIRED, waived nothing:"
         } else {
             "≈"
         };
-        let _ = writeln!(s, "  {mark} {}", waiver_field(w, "checks"));
-        let _ = writeln!(s, "      reason:   {}", waiver_field(w, "reason"));
-        let _ = writeln!(s, "      approver: {}", waiver_field(w, "approver"));
-        let _ = writeln!(s, "      expires:  {exp} ({})", relative(&exp, now));
-        let waived = waiver_list(w, "waived");
-        if !waived.is_empty() {
-            let _ = writeln!(s, "      waived:   {}", waived.join(", "));
+        let _ = writeln!(s, "  {mark} {}", w.checks.join(", "));
+        let _ = writeln!(s, "      reason:   {}", w.reason);
+        let _ = writeln!(s, "      approver: {}", w.approver);
+        let _ = writeln!(
+            s,
+            "      expires:  {} ({})",
+            w.expires,
+            relative(&w.expires, now)
+        );
+        if !w.waived.is_empty() {
+            let _ = writeln!(s, "      waived:   {}", w.waived.join(", "));
         }
-        let refused = waiver_list(w, "notWaivedExpired");
-        if !refused.is_empty() {
+        if !w.not_waived_expired.is_empty() {
             let _ = writeln!(
                 s,
                 "      not waived (the waiver had expired): {}",
-                refused.join(", ")
+                w.not_waived_expired.join(", ")
             );
         }
     }

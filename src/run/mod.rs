@@ -89,7 +89,7 @@ pub struct CheckResult {
     /// Whether the probe ran at all.
     pub probed: bool,
     /// The repair ledger entry: what ran (or would run), its steps and the verification.
-    pub repair: Option<Value>,
+    pub repair: Option<crate::manifest::RepairEntry>,
 }
 
 impl CheckResult {

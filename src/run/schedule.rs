@@ -414,12 +414,8 @@ impl Coordinator {
         let targets: Vec<String> = p
             .repair
             .as_ref()
-            .and_then(|r| r.get("reruns"))
-            .and_then(|r| r.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(str::to_string))
-            .collect();
+            .map(|r| r.reruns.clone())
+            .unwrap_or_default();
         for target in targets {
             let full = format!("{}.{target}", p.catalog);
             let matches: Vec<usize> = (0..self.plan.checks.len())
@@ -458,14 +454,13 @@ impl Coordinator {
         let id = self.plan.checks[j].id.clone();
         let origin_id = self.plan.checks[origin].id.clone();
         if let Some(o) = self.results[origin].as_mut()
-            && let Some(serde_json::Value::Object(entry)) = o.repair.as_mut()
+            && let Some(entry) = o.repair.as_mut()
         {
-            let list = entry
-                .entry("reruns")
-                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-            if let serde_json::Value::Array(a) = list {
-                a.push(serde_json::json!({"check": id, "status": r.status, "message": r.message}));
-            }
+            entry.reruns.push(crate::manifest::Rerun {
+                check: id.clone(),
+                status: r.status,
+                message: r.message.clone(),
+            });
         }
         if r.status.lets_dependents_run() {
             return;
@@ -474,12 +469,9 @@ impl Coordinator {
             o.status = Status::Fail;
             o.reason = Some("repair_broke".into());
             o.message = Some(format!("after the repair, {id} no longer passes"));
-            if let Some(serde_json::Value::Object(entry)) = o.repair.as_mut() {
-                entry.insert("status".into(), "failed".into());
-                entry.insert(
-                    "message".into(),
-                    format!("the repair broke {id}, which passed before it").into(),
-                );
+            if let Some(entry) = o.repair.as_mut() {
+                entry.status = crate::manifest::RepairStatus::Failed;
+                entry.message = Some(format!("the repair broke {id}, which passed before it"));
             }
         }
         let mut r = r;

@@ -155,15 +155,14 @@ pub fn probe_line(p: &Value) -> String {
     format!("{body}{via}")
 }
 
-fn repair_lines(out: &mut String, r: &Value) {
-    if let Some(g) = r.get("guard") {
-        match g.get("refused").and_then(Value::as_bool) {
+fn repair_lines(out: &mut String, r: &crate::plan::RepairPlan) {
+    if let Some(g) = &r.guard {
+        match g.refused {
             Some(true) => {
                 let _ = writeln!(
                     out,
                     "      repair  REFUSED: {} (guard `{}` is true)",
-                    s(g, "reason"),
-                    s(g, "refuse_if")
+                    g.reason, g.refuse_if
                 );
                 return;
             }
@@ -172,20 +171,13 @@ fn repair_lines(out: &mut String, r: &Value) {
                 let _ = writeln!(
                     out,
                     "      repair  refused at run time if {} ({})",
-                    s(g, "refuse_if"),
-                    s(g, "reason")
+                    g.refuse_if, g.reason
                 );
             }
         }
     }
-    for (i, step) in r
-        .get("steps")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let what = match (step.get("probe"), step.get("pve_task")) {
+    for (i, step) in r.steps.iter().enumerate() {
+        let what = match (&step.probe, &step.pve_task) {
             (Some(p), _) => probe_line(p),
             (_, Some(t)) => format!("wait for PVE task {}", s(t, "upid")),
             _ => String::new(),

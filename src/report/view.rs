@@ -1,0 +1,103 @@
+//! What every report shows of a repair ledger entry's steps, read from the typed ledger
+//! once: the text, Markdown and HTML reports and the end-of-run summary render these.
+
+use crate::manifest::{RepairEntry, StepEntry};
+
+/// One repair step as a reviewer reads it.
+#[derive(Debug, Clone)]
+pub struct StepView {
+    pub number: usize,
+    /// The step's title, else what it does.
+    pub title: String,
+    /// The rendered request: `command touch …`, `http PUT https://…`, `wait for PVE task …`.
+    pub request: String,
+    /// `None`: not run (a dry run); `Some(true)`: it passed.
+    pub passed: Option<bool>,
+    /// What came back: `exit 0`, `HTTP 200`, `task OK`, or why it failed.
+    pub result: String,
+}
+
+const PVE_TASK: &str = "pve_task";
+
+/// The steps of a ledger entry: run (with results) or, in a dry run, rendered only.
+pub fn steps(r: &RepairEntry) -> Vec<StepView> {
+    r.steps
+        .iter()
+        .enumerate()
+        .map(|(i, st)| match st {
+            StepEntry::Planned(p) => {
+                let (kind, request) = match (&p.probe, &p.pve_task) {
+                    (Some(probe), _) => {
+                        let kind = probe["kind"].as_str().unwrap_or("probe");
+                        (kind, super::text::request_line(kind, &probe["spec"]))
+                    }
+                    (None, Some(t)) => (PVE_TASK, wait_line(t["upid"].as_str())),
+                    (None, None) => ("step", "step".to_string()),
+                };
+                StepView {
+                    number: i + 1,
+                    title: title(p.title.as_deref(), kind),
+                    request,
+                    passed: None,
+                    result: String::new(),
+                }
+            }
+            StepEntry::Ran(s) => {
+                let kind = s.kind.as_deref().unwrap_or("step");
+                let request = if kind == PVE_TASK {
+                    wait_line(s.upid.as_deref())
+                } else {
+                    super::text::request_line(
+                        kind,
+                        s.request.as_ref().unwrap_or(&serde_json::Value::Null),
+                    )
+                };
+                let mut result = Vec::new();
+                if let Some(r) = &s.result {
+                    if let Some(st) = r.status {
+                        result.push(format!("HTTP {st}"));
+                    }
+                    if let Some(e) = r.exit {
+                        result.push(format!("exit {e}"));
+                    }
+                }
+                if let Some(e) = &s.exitstatus {
+                    result.push(format!("task {e}"));
+                }
+                for e in s.expectations.iter().filter(|e| !e.passed) {
+                    result.push(crate::judge::describe(
+                        e.query.as_deref(),
+                        &e.matcher,
+                        &e.expected,
+                        &e.actual,
+                        e.message.as_deref(),
+                    ));
+                }
+                if let Some(msg) = s.message.as_deref().filter(|m| !m.is_empty()) {
+                    result.push(msg.to_string());
+                }
+                StepView {
+                    number: s.step as usize,
+                    title: title(s.title.as_deref(), kind),
+                    request,
+                    passed: Some(s.passed),
+                    result: result.join("; "),
+                }
+            }
+        })
+        .collect()
+}
+
+fn title(t: Option<&str>, kind: &str) -> String {
+    match (t, kind) {
+        (Some(t), _) => t.to_string(),
+        (None, PVE_TASK) => "wait for the Proxmox VE task".into(),
+        (None, _) => "(untitled)".into(),
+    }
+}
+
+fn wait_line(upid: Option<&str>) -> String {
+    format!("wait for PVE task {}", upid.unwrap_or(""))
+        .trim_end()
+        .to_string()
+}
