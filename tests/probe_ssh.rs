@@ -1,6 +1,7 @@
 //! The `ssh` probe against a real OpenSSH `sshd` started by each test on 127.0.0.1
 //! (installed by `scripts/test.sh`; the guard lives in `tests/support/sshd.rs`).
 
+#[allow(dead_code)]
 #[path = "support/sshd.rs"]
 mod sshd;
 
@@ -454,6 +455,98 @@ async fn a_killed_server_fails_cleanly_and_a_restart_reconnects_once() {
     );
 }
 
+// --- session limits ----------------------------------------------------------------------
+
+/// A stock sshd that allows two sessions per connection: the pool's eight channels are
+/// refused until its limit comes down, and every check still runs, on one login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_allowing_two_sessions_runs_every_check() {
+    let s = Sshd::stock_with("MaxSessions", "2");
+    let pool = Arc::new(pool());
+    let spec = Arc::new(s.spec("echo ok"));
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let (pool, spec) = (pool.clone(), spec.clone());
+            tokio::spawn(async move { run(&spec, limits(20_000), &pool).await })
+        })
+        .collect();
+    for t in tasks {
+        let o = t.await.unwrap();
+        ok(&o);
+        assert_eq!(o.stdout, "ok\n");
+    }
+    assert_eq!(s.logins(), 1, "one connection:\n{}", s.log_text());
+}
+
+/// `MaxSessions 0`: the connection works but no session is ever allowed. The check asks
+/// again until its own timeout, then is `sessions_refused` — not `refused` (TCP).
+#[tokio::test]
+async fn sessions_refused_to_the_end_are_said_so_within_the_timeout() {
+    let s = Sshd::stock_with("MaxSessions", "0");
+    let started = Instant::now();
+    let o = run(&s.spec("true"), limits(1_000), &pool()).await;
+    let took = started.elapsed();
+    let (reason, message) = error(&o);
+    assert_eq!(reason, "sessions_refused", "{message}");
+    assert!(message.contains("MaxSessions"), "{message}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1_500),
+        "a 1 s check took {took:?}"
+    );
+    assert_eq!(s.logins(), 1);
+}
+
+/// A check's timeout bounds connecting too: with a server that never speaks, a 300 ms
+/// check ends after about 300 ms while a 2 s check on the same route keeps waiting for the
+/// same, single connect attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_check_waits_for_a_shared_connect_only_as_long_as_its_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let _held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(c);
+        }
+    });
+    let s = Sshd::start();
+    let mut spec = s.spec("true");
+    spec.port = Some(IntOrTemplate::Int(port.into()));
+    let spec = Arc::new(spec);
+    let pool = Arc::new(pool());
+    let timed = |ms: u64| {
+        let (pool, spec) = (pool.clone(), spec.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let o = run(&spec, limits(ms), &pool).await;
+            (o, started.elapsed())
+        })
+    };
+    let long = timed(2_000);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let short = timed(300);
+    let (o, took) = short.await.unwrap();
+    assert_eq!(error(&o).0, "timeout");
+    assert!(
+        took < Duration::from_millis(600),
+        "the 300 ms check took {took:?}"
+    );
+    let (o, took) = long.await.unwrap();
+    assert_eq!(error(&o).0, "timeout");
+    assert!(
+        took >= Duration::from_millis(1_900) && took < Duration::from_millis(2_500),
+        "the 2 s check took {took:?}"
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one attempt"
+    );
+}
+
 #[tokio::test]
 async fn jumps_through_a_bastion() {
     let s = Sshd::start();
@@ -508,16 +601,16 @@ async fn connection_errors_are_classified() {
         }
     });
     spec.port = Some(IntOrTemplate::Int(port.into()));
-    let quick = Pool::new(PoolOptions {
-        connect_timeout: Duration::from_millis(300),
-        ..options()
-    });
     let started = Instant::now();
-    let o = run(&spec, limits(10_000), &quick).await;
+    let o = run(&spec, limits(300), &pool()).await;
+    let took = started.elapsed();
     let (reason, message) = error(&o);
     assert_eq!(reason, "timeout", "{message}");
     assert!(message.contains("no SSH session"), "{message}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        took < Duration::from_millis(600),
+        "a 300 ms check took {took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,10 @@
 //! authorized keys and log in a temp dir, on a free port. Dropping the guard kills the
 //! server and every process it started (per-connection servers and their shells).
 //!
+//! [`Sshd::start`] runs the test bed's configuration (`MaxSessions 200`, verbose log);
+//! [`Sshd::stock`] runs Debian's shipped `/etc/ssh/sshd_config` (`MaxSessions 10`, …), changed
+//! only where a private server must be (`sshd_stock.rs`), as real lab nodes run it.
+//!
 //! Client keys, all in the temp dir: `id_ed25519`, `id_rsa`, `id_ecdsa` and
 //! `id_encrypted` (ed25519, passphrase [`PASSPHRASE`]) are authorized; `id_stranger` is not.
 
@@ -16,6 +20,8 @@ use labcert::model::shapes::IntOrTemplate;
 
 #[path = "procs.rs"]
 mod procs;
+#[path = "sshd_stock.rs"]
+mod stock;
 use procs::{descendants, kill};
 
 const SSHD: &str = "/usr/sbin/sshd";
@@ -34,7 +40,17 @@ pub struct Sshd {
     /// `SHA256:…` of the host key, as `ssh-keygen -lf` prints it.
     pub host_fingerprint: String,
     pub log: PathBuf,
+    settings: Settings,
     child: Option<Child>,
+}
+
+/// Which configuration a server runs.
+#[derive(Debug, Clone, Copy)]
+enum Settings {
+    /// The test bed's (TESTBED.md): `MaxSessions 200`, `MaxStartups 200:30:400`, verbose log.
+    TestBed,
+    /// The distro's `/etc/ssh/sshd_config`, plus at most the one setting a test is about.
+    Stock(Option<(&'static str, &'static str)>),
 }
 
 impl Drop for Sshd {
@@ -47,6 +63,23 @@ impl Sshd {
     /// Generates keys, writes the config and starts sshd on a free port (retrying if the
     /// port was taken meanwhile). Blocks for a moment, so async tests may call it too.
     pub fn start() -> Sshd {
+        Sshd::launch_new(Settings::TestBed)
+    }
+
+    /// A server with Debian's stock `sshd_config` (`MaxSessions 10`, `StrictModes yes`,
+    /// `UsePAM yes`, …): only port, listen address, host key, PID file and authorized keys
+    /// file are its own.
+    pub fn stock() -> Sshd {
+        Sshd::launch_new(Settings::Stock(None))
+    }
+
+    /// [`Sshd::stock`] with one setting changed, for a test about that setting (e.g.
+    /// `("MaxSessions", "0")`).
+    pub fn stock_with(key: &'static str, value: &'static str) -> Sshd {
+        Sshd::launch_new(Settings::Stock(Some((key, value))))
+    }
+
+    fn launch_new(settings: Settings) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: run scripts/test.sh, which installs the test dependencies \
@@ -54,7 +87,11 @@ impl Sshd {
         );
         // sshd's compiled-in privilege separation directory; it dies without it.
         run(Command::new("install").args(["-d", "-m", "0755", "/run/sshd"]));
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = match settings {
+            Settings::TestBed => tempfile::tempdir(),
+            Settings::Stock(_) => tempfile::tempdir_in(stock::parent()),
+        }
+        .expect("temp dir");
         let d = dir.path();
         keygen(&d.join("host_ed25519_key"), "ed25519", "");
         keygen(&d.join("id_ed25519"), "ed25519", "");
@@ -75,6 +112,7 @@ impl Sshd {
             known_hosts: d.join("known_hosts"),
             host_fingerprint: fingerprint(&d.join("host_ed25519_key.pub")),
             log: d.join("sshd.log"),
+            settings,
             child: None,
             dir,
         };
@@ -106,7 +144,11 @@ impl Sshd {
     fn launch(&mut self) -> bool {
         let config = self.dir.path().join("sshd_config");
         std::fs::write(&config, self.config()).expect("sshd_config");
-        let child = Command::new(SSHD)
+        let mut sshd = match self.settings {
+            Settings::TestBed => Command::new(SSHD),
+            Settings::Stock(_) => stock::command(SSHD),
+        };
+        let child = sshd
             .arg("-D")
             .arg("-f")
             .arg(&config)
@@ -138,6 +180,9 @@ impl Sshd {
     }
 
     fn config(&self) -> String {
+        if let Settings::Stock(one) = self.settings {
+            return stock::config(self.port, self.dir.path(), one);
+        }
         let d = self.dir.path().display();
         format!(
             "Port {port}\n\

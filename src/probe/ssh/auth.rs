@@ -8,7 +8,7 @@ use russh::client::{AuthResult, Handle};
 use russh::keys::agent::client::AgentClient;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, decode_secret_key};
 
-use super::error::{self, fail};
+use super::error::{self, Reason, fail};
 use super::hostkey::Verifier;
 use super::target::{Endpoint, Route};
 use crate::probe::ProbeError;
@@ -32,7 +32,7 @@ impl Credentials {
             }
             (None, Some(socket)) => Ok(Credentials::Agent(socket.to_path_buf())),
             (None, None) => Err(fail(
-                "auth",
+                Reason::Auth,
                 "no `identity` is given and no ssh-agent is available (SSH_AUTH_SOCK is not \
                  set)"
                     .into(),
@@ -48,29 +48,38 @@ async fn read_key(path: PathBuf, passphrase: Option<String>) -> Result<PrivateKe
     let decoded = tokio::task::spawn_blocking(move || {
         // A key the runner cannot read is the runner's problem (`identity`), never the
         // host's: catalogs that treat `auth` as a finding must not blame the host for it.
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ("identity", format!("cannot read identity {shown}: {e}")))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            (
+                Reason::Identity,
+                format!("cannot read identity {shown}: {e}"),
+            )
+        })?;
         match decode_secret_key(&text, None) {
             Err(russh::keys::Error::KeyIsEncrypted) => match passphrase {
                 None => Err((
-                    "auth",
+                    Reason::Auth,
                     format!("identity {shown} is encrypted and the check gives no passphrase"),
                 )),
                 Some(p) => decode_secret_key(&text, Some(&p)).map_err(|e| {
                     (
-                        "auth",
+                        Reason::Auth,
                         format!("cannot decrypt identity {shown}: wrong passphrase? ({e})"),
                     )
                 }),
             },
-            other => other.map_err(|e| ("identity", format!("cannot read identity {shown}: {e}"))),
+            other => other.map_err(|e| {
+                (
+                    Reason::Identity,
+                    format!("cannot read identity {shown}: {e}"),
+                )
+            }),
         }
     })
     .await;
     match decoded {
         Ok(Ok(key)) => Ok(key),
         Ok(Err((reason, message))) => Err(fail(reason, message)),
-        Err(e) => Err(fail("auth", format!("reading an identity: {e}"))),
+        Err(e) => Err(fail(Reason::Auth, format!("reading an identity: {e}"))),
     }
 }
 
@@ -94,7 +103,7 @@ pub(super) async fn login(
             }
             closed(handle, &doing)?;
             Err(fail(
-                "auth",
+                Reason::Auth,
                 format!(
                     "{hop} rejected identity {} ({} {})",
                     path.display(),
@@ -105,7 +114,10 @@ pub(super) async fn login(
         }
         Credentials::Agent(socket) => {
             let agent_error = |e: russh::keys::Error| {
-                fail("auth", format!("ssh-agent at {}: {e}", socket.display()))
+                fail(
+                    Reason::Auth,
+                    format!("ssh-agent at {}: {e}", socket.display()),
+                )
             };
             let mut agent = AgentClient::connect_uds(socket)
                 .await
@@ -117,7 +129,7 @@ pub(super) async fn login(
             let identities = agent.request_identities().await.map_err(agent_error)?;
             if identities.is_empty() {
                 return Err(fail(
-                    "auth",
+                    Reason::Auth,
                     format!("the ssh-agent at {} holds no keys", socket.display()),
                 ));
             }
@@ -133,7 +145,7 @@ pub(super) async fn login(
                 closed(handle, &doing)?;
             }
             Err(fail(
-                "auth",
+                Reason::Auth,
                 format!(
                     "{hop} rejected all {} keys of the ssh-agent at {}",
                     identities.len(),
@@ -148,7 +160,7 @@ pub(super) async fn login(
 fn closed(handle: &Handle<Verifier>, doing: &str) -> Result<(), ProbeError> {
     if handle.is_closed() {
         return Err(fail(
-            "auth",
+            Reason::Auth,
             format!("{doing}: the server closed the connection after rejecting a key"),
         ));
     }

@@ -1,7 +1,8 @@
 //! Opening an authenticated session along a route: TCP to the first hop, then for each
 //! further hop a direct-tcpip channel of the previous session carries the next SSH session.
 //! Every hop's host key is verified before its login, and every hop logs in with the same
-//! credentials. Each hop gets `connect_timeout` for TCP, key exchange and login.
+//! credentials. The whole route gets the [`Budget`] of the checks waiting for it: TCP, key
+//! exchange and login of every hop end when the most patient of them would time out.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -15,7 +16,8 @@ use tokio::net::TcpStream;
 
 use super::PoolOptions;
 use super::auth::{self, Credentials};
-use super::error::{self, fail};
+use super::budget::Budget;
+use super::error::{self, Reason, fail};
 use super::hostkey::{Trust, Verifier};
 use super::target::{Endpoint, Route};
 use crate::probe::ProbeError;
@@ -34,7 +36,12 @@ impl Session {
     }
 }
 
-pub(super) async fn open(route: &Route, opts: &PoolOptions) -> Result<Session, ProbeError> {
+pub(super) async fn open(
+    route: &Route,
+    opts: &PoolOptions,
+    budget: &Budget,
+) -> Result<Session, ProbeError> {
+    let started = std::time::Instant::now();
     let creds = Credentials::load(route, opts.agent_socket.as_deref()).await?;
     let last = route.hops.len().saturating_sub(1);
     let mut handles: Vec<Handle<Verifier>> = Vec::with_capacity(route.hops.len());
@@ -54,22 +61,21 @@ pub(super) async fn open(route: &Route, opts: &PoolOptions) -> Result<Session, P
                 }
             }
         };
-        let handle = tokio::time::timeout(opts.connect_timeout, step)
-            .await
-            .map_err(|_| {
-                fail(
-                    "timeout",
-                    format!(
-                        "no SSH session with {hop} within {:?} (connect, key exchange and login)",
-                        opts.connect_timeout
-                    ),
-                )
-            })??;
+        let handle = budget.run(step).await.ok_or_else(|| {
+            fail(
+                Reason::Timeout,
+                format!(
+                    "no SSH session with {hop} within the check's timeout ({:.1?}: connect, \
+                     key exchange and login)",
+                    started.elapsed()
+                ),
+            )
+        })??;
         handles.push(handle);
     }
     let handle = handles
         .pop()
-        .ok_or_else(|| fail("usage", "an ssh route without a host".into()))?;
+        .ok_or_else(|| fail(Reason::Usage, "an ssh route without a host".into()))?;
     Ok(Session {
         handle,
         _jumps: handles,
@@ -87,7 +93,7 @@ async fn tunnel(
         .channel_open_direct_tcpip(hop.host.clone(), hop.port.into(), "127.0.0.1", 0)
         .await
         .map_err(|e| match e {
-            russh::Error::ChannelOpenFailure(f) => error::channel_open(&f, &doing),
+            russh::Error::ChannelOpenFailure(f) => error::tunnel_open(&f, &doing),
             e => error::ssh(e, &doing),
         })?;
     Ok(channel.into_stream())
@@ -97,7 +103,7 @@ async fn tunnel(
 async fn tcp(hop: &Endpoint) -> Result<TcpStream, ProbeError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((hop.host.as_str(), hop.port))
         .await
-        .map_err(|e| fail("dns", format!("cannot resolve {}: {e}", hop.host)))?
+        .map_err(|e| fail(Reason::Dns, format!("cannot resolve {}: {e}", hop.host)))?
         .collect();
     let mut last = None;
     for addr in addrs {
@@ -112,10 +118,10 @@ async fn tcp(hop: &Endpoint) -> Result<TcpStream, ProbeError> {
     }
     Err(match last {
         Some(e) => fail(
-            crate::probe::tcp::reason(&e),
+            Reason::Tcp(crate::probe::tcp::reason(&e)),
             format!("connecting to {}: {e}", hop.address()),
         ),
-        None => fail("dns", format!("{} resolves to no address", hop.host)),
+        None => fail(Reason::Dns, format!("{} resolves to no address", hop.host)),
     })
 }
 

@@ -1,25 +1,37 @@
 //! One command on one exec channel: stdout and stderr capped at `max_output` (and drained
 //! past the cap, so the shared connection never stalls), the exit status or the signal, and
-//! the per-command timeout, after which the channel is closed and the connection stays.
+//! the check's deadline, after which the channel is closed and the connection stays.
 //!
 //! On a timeout the command is sent SIGKILL and its channel closed. OpenSSH cannot signal
 //! the commands of root logins: such a command keeps running, its output pipes closed (a
 //! writer dies of SIGPIPE), and its session counts against the server's `MaxSessions` until
-//! it ends, which is why the pool stays below that limit.
+//! it ends (the pool then sees refusals and lowers its channel limit, `limit.rs`).
+//!
+//! A channel the server refuses as over its session limit is handed back to the pool, which
+//! waits and asks again. A channel still being opened when the deadline passes is closed as
+//! soon as it opens, so an abandoned open never holds a server session.
 //!
 //! Messages are read until `Close`, not `Eof`: the exit status may come after EOF.
 
-use russh::client::{Handle, Msg};
-use russh::{Channel, ChannelMsg, Sig};
+use std::sync::Arc;
 
-use super::error::{self, fail};
-use super::hostkey::Verifier;
+use russh::client::Msg;
+use russh::{Channel, ChannelMsg, ChannelOpenFailure, Sig};
+use tokio::time::Instant;
+
+use super::connect::Session;
+use super::error::{self, Reason, fail};
+use super::limit::Place;
 use super::target::Endpoint;
 use crate::probe::{Limits, Observation, ProbeError};
 
 pub(super) enum Outcome {
     /// The command was sent: what it did, or how it ended (timeout, connection lost, …).
     Ran(Box<Observation>),
+    /// The server refused the channel as over its session limit; nothing ran.
+    Refused(ChannelOpenFailure),
+    /// The deadline passed before the server opened a channel; nothing ran.
+    Expired,
     /// Nothing ran. `dead`: because the connection is gone, so another one may run it.
     NotStarted { error: ProbeError, dead: bool },
 }
@@ -38,41 +50,53 @@ struct Capture {
 /// Why reading a channel stopped early.
 enum Stop {
     NotStarted(ProbeError, bool),
+    Refused(ChannelOpenFailure),
     /// The connection went away mid-command.
     Lost,
     /// The server refused the exec request.
-    Refused,
+    Failure,
 }
 
+/// Runs `command` on a new channel of `session`, in `place`, until `deadline`.
 pub(super) async fn run(
-    handle: &Handle<Verifier>,
+    session: &Arc<Session>,
+    place: &mut Place<'_>,
     command: &str,
+    deadline: Instant,
     limits: Limits,
     host: &Endpoint,
 ) -> Outcome {
     let mut cap = Capture::new(limits.max_output);
     let mut channel = None;
-    let driven = tokio::time::timeout(
-        limits.timeout,
-        drive(handle, command, &mut cap, &mut channel, host),
+    let driven = tokio::time::timeout_at(
+        deadline,
+        drive(session, place, command, &mut cap, &mut channel, host),
     )
     .await;
     let error = match driven {
         Ok(Ok(())) => None,
         Ok(Err(Stop::NotStarted(error, dead))) => return Outcome::NotStarted { error, dead },
+        Ok(Err(Stop::Refused(why))) => return Outcome::Refused(why),
         Ok(Err(Stop::Lost)) => Some(fail(
-            "connection_lost",
+            Reason::ConnectionLost,
             format!("the connection to {host} was lost while the command ran"),
         )),
-        Ok(Err(Stop::Refused)) => Some(fail("ssh", format!("{host} refused to run the command"))),
+        Ok(Err(Stop::Failure)) => Some(fail(
+            Reason::Ssh,
+            format!("{host} refused to run the command"),
+        )),
         Err(_) => {
-            if let Some(ch) = channel.take() {
-                close(&ch).await;
-            }
+            let Some(ch) = channel.take() else {
+                return Outcome::Expired;
+            };
+            // Past the deadline already: a connection too stuck to take the close in a
+            // moment gets it on a task of its own.
+            tokio::spawn(async move { close(&ch).await });
             Some(fail(
-                "timeout",
+                Reason::Timeout,
                 format!(
-                    "the command did not finish within {:?} on {host}; its channel was closed",
+                    "the command did not finish within the check's timeout ({:?}) on {host}; \
+                     its channel was closed",
                     limits.timeout
                 ),
             ))
@@ -86,20 +110,15 @@ pub(super) async fn run(
 }
 
 async fn drive(
-    handle: &Handle<Verifier>,
+    session: &Arc<Session>,
+    place: &mut Place<'_>,
     command: &str,
     cap: &mut Capture,
     slot: &mut Option<Channel<Msg>>,
     host: &Endpoint,
 ) -> Result<(), Stop> {
-    let doing = format!("opening a channel on {host}");
-    let opened = handle.channel_open_session().await.map_err(|e| match e {
-        russh::Error::ChannelOpenFailure(f) => {
-            Stop::NotStarted(error::channel_open(&f, &doing), false)
-        }
-        e => Stop::NotStarted(error::ssh(e, &doing), true),
-    })?;
-    let ch = slot.insert(opened);
+    let ch = slot.insert(open(session, host).await?);
+    place.opened();
     ch.exec(true, command.as_bytes()).await.map_err(|e| {
         Stop::NotStarted(
             error::ssh(e, &format!("sending the command to {host}")),
@@ -118,7 +137,7 @@ async fn drive(
             Some(ChannelMsg::ExitSignal { signal_name, .. }) => cap.signal = Some(signal_name),
             Some(ChannelMsg::Failure) => {
                 let _ = ch.close().await;
-                return Err(Stop::Refused);
+                return Err(Stop::Failure);
             }
             Some(ChannelMsg::Close) => return Ok(()),
             Some(_) => {}
@@ -127,6 +146,36 @@ async fn drive(
             None if cap.exit.is_some() || cap.signal.is_some() => return Ok(()),
             None => return Err(Stop::Lost),
         }
+    }
+}
+
+/// Opens a session channel. The open runs on its own task: if the caller gives up (its
+/// deadline) before the answer, the task closes the channel the answer brings, so an
+/// abandoned open never holds a server session.
+async fn open(session: &Arc<Session>, host: &Endpoint) -> Result<Channel<Msg>, Stop> {
+    let doing = format!("opening a channel on {host}");
+    let s = session.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let opened = s.handle.channel_open_session().await;
+        if let Err(Ok(ch)) = tx.send(opened) {
+            let _ = ch.close().await;
+        }
+    });
+    match rx.await {
+        Ok(Ok(ch)) => Ok(ch),
+        Ok(Err(russh::Error::ChannelOpenFailure(f))) if error::is_session_limit(&f) => {
+            Err(Stop::Refused(f))
+        }
+        Ok(Err(russh::Error::ChannelOpenFailure(f))) => Err(Stop::NotStarted(
+            fail(Reason::Ssh, format!("{doing}: {}", error::describe(&f))),
+            false,
+        )),
+        Ok(Err(e)) => Err(Stop::NotStarted(error::ssh(e, &doing), true)),
+        Err(_) => Err(Stop::NotStarted(
+            fail(Reason::Ssh, format!("{doing}: the open was abandoned")),
+            false,
+        )),
     }
 }
 
@@ -171,7 +220,7 @@ impl Capture {
                 Some(n) => obs.signal = Some(n),
                 None => {
                     obs.error = Some(fail(
-                        "signal",
+                        Reason::Signal,
                         format!("the command was killed by SIG{}", name(sig)),
                     ))
                 }
@@ -179,7 +228,7 @@ impl Capture {
             (None, Some(code)) => obs.exit = Some(code as i32),
             (None, None) => {
                 obs.error = Some(fail(
-                    "ssh",
+                    Reason::Ssh,
                     "the server closed the channel without an exit status".into(),
                 ))
             }

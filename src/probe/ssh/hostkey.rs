@@ -9,7 +9,7 @@ use russh::keys::known_hosts::known_host_keys_path;
 use russh::keys::ssh_key::Fingerprint;
 use russh::keys::{Algorithm, HashAlg, PublicKey, PublicKeyOrCertificate};
 
-use super::error::{HandshakeError, fail};
+use super::error::{HandshakeError, Reason, fail};
 use super::target::Endpoint;
 use crate::probe::ProbeError;
 
@@ -35,7 +35,7 @@ impl Trust {
         }
         let recorded = known_host_keys_path(&hop.host, hop.port, known_hosts).map_err(|e| {
             fail(
-                "hostkey",
+                Reason::HostKey,
                 format!("cannot read known_hosts {}: {e}", known_hosts.display()),
             )
         })?;

@@ -1,23 +1,33 @@
 //! Connections shared by every ssh check of a run: one per [`Route`], opened and logged in
 //! once. Checks that arrive while it is being opened wait for that one attempt (no herd of
-//! connects) and share its result; then each runs on its own exec channel, at most
-//! `channels_per_connection` at a time.
+//! connects) and share its result; then each runs on its own exec channel, under the
+//! connection's adaptive channel [`Limit`].
+//!
+//! Every check has one deadline, its start plus its `timeout`, and ends by it whatever the
+//! server does: waiting for the connection, for a channel, the command itself. The connect
+//! attempt runs on a task of its own for as long as the most patient waiting check allows
+//! ([`Budget`]), so a check that gives up does not end the attempt for the others.
 //!
 //! A connection that died is replaced once for the checks that saw it die: the first of them
 //! reconnects, the others wait and share that attempt's connection or error. A check whose
 //! command was already running gets `connection_lost` and is not rerun (retrying is the
-//! runner's decision).
+//! runner's decision). A channel the server refuses as over its session limit is asked for
+//! again (`refusal.rs`) until the check's deadline.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
 
 use super::PoolOptions;
+use super::budget::Budget;
 use super::connect::{self, Session};
-use super::error::fail;
+use super::error::{Reason, fail};
 use super::exec::{self, Outcome};
+use super::limit::Limit;
+use super::refusal::Refusals;
 use super::target::{Route, Target};
 use crate::probe::{Limits, Observation, ProbeError};
 
@@ -33,7 +43,10 @@ pub struct Pool {
 struct Slot {
     /// Connect attempts finished so far.
     attempts: AtomicU64,
-    state: tokio::sync::Mutex<State>,
+    /// How long the attempt in progress may take.
+    budget: Budget,
+    /// Held by the attempt in progress.
+    state: Arc<tokio::sync::Mutex<State>>,
 }
 
 #[derive(Default)]
@@ -44,8 +57,8 @@ struct State {
 }
 
 struct Conn {
-    session: Session,
-    channels: Semaphore,
+    session: Arc<Session>,
+    channels: Limit,
     /// The attempt that opened it.
     attempt: u64,
 }
@@ -64,30 +77,58 @@ impl Pool {
         }
     }
 
-    /// Runs the target's command on the route's connection.
+    /// Runs the target's command on the route's connection, all within `limits.timeout`.
     pub(super) async fn exec(&self, target: &Target, limits: Limits) -> Observation {
+        let deadline = Instant::now() + limits.timeout;
         let slot = self.slot(&target.route);
         let host = target.route.host();
         // Share any attempt that finishes after this point.
         let seen = slot.attempts.load(Ordering::SeqCst);
-        let mut conn = match self.connection(&slot, &target.route, seen, None).await {
+        let mut conn = match self
+            .connection(&slot, &target.route, seen, None, deadline)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return failed(e),
         };
         let mut retried = false;
+        let mut refusals = Refusals::default();
         loop {
-            // Every holder is bounded by its own timeout, so this wait is too.
-            let Ok(permit) = conn.channels.acquire().await else {
-                return failed(fail("ssh", "the connection pool is closed".into()));
+            let mut place = match tokio::time::timeout_at(deadline, conn.channels.place()).await {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return failed(fail(Reason::Ssh, "the connection pool is closed".into()));
+                }
+                Err(_) => return failed(refusals.busy(host, &conn.channels, limits.timeout)),
             };
-            match exec::run(&conn.session.handle, &target.command, limits, host).await {
+            let outcome = exec::run(
+                &conn.session,
+                &mut place,
+                &target.command,
+                deadline,
+                limits,
+                host,
+            )
+            .await;
+            match outcome {
                 Outcome::Ran(obs) => return *obs,
+                Outcome::Refused(why) => {
+                    place.refused();
+                    refusals.add(why);
+                    if !refusals.pause(&conn.channels, deadline).await {
+                        return failed(refusals.error(host, &conn.channels, limits.timeout));
+                    }
+                }
+                Outcome::Expired => {
+                    return failed(refusals.unopened(host, &conn.channels, limits.timeout));
+                }
                 // Nothing ran and the connection is gone: once, on a fresh one.
                 Outcome::NotStarted { dead: true, .. } if !retried => {
                     retried = true;
-                    drop(permit);
+                    drop(place);
+                    let dead = Some(conn.attempt);
                     conn = match self
-                        .connection(&slot, &target.route, conn.attempt, Some(conn.attempt))
+                        .connection(&slot, &target.route, conn.attempt, dead, deadline)
                         .await
                     {
                         Ok(c) => c,
@@ -96,10 +137,7 @@ impl Pool {
                 }
                 Outcome::NotStarted { error, dead } => {
                     let error = if dead {
-                        ProbeError {
-                            reason: "connection_lost".into(),
-                            message: error.message,
-                        }
+                        fail(Reason::ConnectionLost, error.message)
                     } else {
                         error
                     };
@@ -114,17 +152,32 @@ impl Pool {
         slots.entry(route.clone()).or_default().clone()
     }
 
-    /// The route's live connection, opened now if there is none. An attempt numbered above
-    /// `seen` that finished while this call waited is shared, error included. `dead` names
-    /// the attempt whose connection the caller saw die.
+    /// The route's live connection, opened now if there is none, or the error of an attempt
+    /// numbered above `seen` that finished while this call waited. `dead` names the attempt
+    /// whose connection the caller saw die. Waits until `deadline` at most.
     async fn connection(
         &self,
-        slot: &Slot,
+        slot: &Arc<Slot>,
         route: &Route,
         seen: u64,
         dead: Option<u64>,
+        deadline: Instant,
     ) -> Result<Arc<Conn>, ProbeError> {
-        let mut state = slot.state.lock().await;
+        // An attempt in progress now lasts at least as long as this check may wait.
+        slot.budget.extend(deadline);
+        let gave_up = || {
+            fail(
+                Reason::Timeout,
+                format!(
+                    "no SSH session with {} within the check's timeout (connect, key exchange \
+                     and login)",
+                    route.host()
+                ),
+            )
+        };
+        let state = tokio::time::timeout_at(deadline, slot.state.clone().lock_owned())
+            .await
+            .map_err(|_| gave_up())?;
         if let Some(c) = &state.conn
             && !c.session.is_closed()
             && Some(c.attempt) != dead
@@ -136,25 +189,48 @@ impl Pool {
         {
             return Err(e.clone());
         }
-        let attempt = slot.attempts.load(Ordering::SeqCst) + 1;
-        let opened = connect::open(route, &self.opts).await;
-        slot.attempts.store(attempt, Ordering::SeqCst);
-        match opened {
-            Ok(session) => {
-                let conn = Arc::new(Conn {
-                    session,
-                    channels: Semaphore::new(self.opts.channels_per_connection.max(1)),
-                    attempt,
-                });
-                state.conn = Some(conn.clone());
-                state.failed = None;
-                Ok(conn)
-            }
-            Err(e) => {
-                state.conn = None;
-                state.failed = Some((attempt, e.clone()));
-                Err(e)
-            }
+        let attempt = tokio::spawn(attempt(
+            state,
+            slot.clone(),
+            route.clone(),
+            self.opts.clone(),
+        ));
+        match tokio::time::timeout_at(deadline, attempt).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(fail(
+                Reason::Ssh,
+                format!("the connect attempt failed: {e}"),
+            )),
+            Err(_) => Err(gave_up()),
+        }
+    }
+}
+
+/// One connect attempt, holding the route's state until it is done.
+async fn attempt(
+    mut state: OwnedMutexGuard<State>,
+    slot: Arc<Slot>,
+    route: Route,
+    opts: PoolOptions,
+) -> Result<Arc<Conn>, ProbeError> {
+    let number = slot.attempts.load(Ordering::SeqCst) + 1;
+    let opened = connect::open(&route, &opts, &slot.budget).await;
+    slot.attempts.store(number, Ordering::SeqCst);
+    match opened {
+        Ok(session) => {
+            let conn = Arc::new(Conn {
+                session: Arc::new(session),
+                channels: Limit::new(opts.channels_per_connection),
+                attempt: number,
+            });
+            state.conn = Some(conn.clone());
+            state.failed = None;
+            Ok(conn)
+        }
+        Err(e) => {
+            state.conn = None;
+            state.failed = Some((number, e.clone()));
+            Err(e)
         }
     }
 }

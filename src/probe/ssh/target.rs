@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use russh::keys::ssh_key::Fingerprint;
 
-use super::error::fail;
+use super::error::{Reason, fail};
 use crate::model::probe::Ssh;
 use crate::probe::ProbeError;
 
@@ -205,7 +205,7 @@ fn expand(path: &str) -> PathBuf {
 }
 
 fn usage(message: String) -> ProbeError {
-    fail("usage", message)
+    fail(Reason::Usage, message)
 }
 
 #[cfg(test)]
