@@ -187,7 +187,7 @@ pub struct CertifyArgs {
     /// Checks running at once (probes mostly wait on I/O).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub jobs: usize,
-    /// Checks talking to one API endpoint or SSH host at once.
+    /// Checks talking to one HTTP API endpoint at once (SSH hosts: `--ssh-channels`).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub per_endpoint: usize,
     /// Commands in flight on one SSH connection (below the server's MaxSessions, 10 by default).

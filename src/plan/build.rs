@@ -19,8 +19,6 @@ use crate::workspace::{LoadedCatalog, LoadedTopology};
 /// Per catalog, the vars bound by the topology or the command line.
 type Inputs = IndexMap<String, IndexMap<String, Value>>;
 
-const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-
 /// What the user asked for.
 pub struct Request<'a> {
     pub providers: &'a [String],
@@ -604,11 +602,9 @@ fn planned(
         .or(template.and_then(|t| t.timeout))
         .or(g.defaults.timeout)
         .or(m.defaults.timeout)
-        .map(|d| d.to_string())
-        .unwrap_or_else(|| {
-            crate::model::duration::Duration(std::time::Duration::from_millis(DEFAULT_TIMEOUT_MS))
-                .to_string()
-        });
+        .unwrap_or(crate::model::duration::Duration(
+            crate::probe::DEFAULT_TIMEOUT,
+        ));
     let retry = k
         .retry
         .clone()

@@ -87,7 +87,7 @@ pub struct Planned {
     pub probe: Value,
     pub expect: Vec<Value>,
     pub capture: IndexMap<String, Value>,
-    pub timeout: String,
+    pub timeout: crate::model::duration::Duration,
     pub retry: Option<RetryLong>,
     pub poll: Option<Poll>,
     pub concurrency: Option<String>,

@@ -173,13 +173,7 @@ async fn run_inner(cmd: &Command, limits: Limits) -> Observation {
 }
 
 fn failed(reason: &str, message: String) -> Observation {
-    Observation {
-        error: Some(ProbeError {
-            reason: reason.into(),
-            message,
-        }),
-        ..Observation::default()
-    }
+    Observation::error(reason, message)
 }
 
 /// How long output may still arrive once the program exited or was killed.

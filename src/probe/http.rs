@@ -307,8 +307,5 @@ fn usage(message: String) -> ProbeError {
 }
 
 fn failed(error: ProbeError) -> Observation {
-    Observation {
-        error: Some(error),
-        ..Observation::default()
-    }
+    Observation::failed(error)
 }

@@ -18,10 +18,13 @@ pub struct Limits {
     pub max_output: usize,
 }
 
+/// A probe's timeout when neither the check, its probe, its template nor a default says one.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            timeout: std::time::Duration::from_secs(30),
+            timeout: DEFAULT_TIMEOUT,
             max_output: 1 << 20,
         }
     }

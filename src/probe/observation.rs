@@ -54,6 +54,22 @@ fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Observation {
+    /// A probe that got no answer: only its error.
+    pub fn failed(error: ProbeError) -> Observation {
+        Observation {
+            error: Some(error),
+            ..Observation::default()
+        }
+    }
+
+    /// [`Observation::failed`] from a reason class and a message.
+    pub fn error(reason: &str, message: String) -> Observation {
+        Observation::failed(ProbeError {
+            reason: reason.into(),
+            message,
+        })
+    }
+
     /// The reason class of the outcome: the error's, else `exit_<n>` / `signal_<n>` / `http_<code>`.
     pub fn reason(&self) -> Option<String> {
         if let Some(e) = &self.error {

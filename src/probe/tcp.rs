@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Limits, Observation, ProbeError};
+use super::{Limits, Observation};
 
 /// How long to wait for a banner after connecting (within the probe's timeout).
 const BANNER_WAIT: Duration = Duration::from_secs(2);
@@ -82,11 +82,7 @@ async fn inner(
 fn failed(reason: &str, message: String) -> Observation {
     Observation {
         json: Some(json!({ "connected": false })),
-        error: Some(ProbeError {
-            reason: reason.into(),
-            message,
-        }),
-        ..Observation::default()
+        ..Observation::error(reason, message)
     }
 }
 

@@ -139,11 +139,8 @@ pub async fn observe(
     {
         expects.push(banner);
     }
-    let timeout = crate::model::duration::parse(&p.timeout)
-        .map(|d| d.0)
-        .unwrap_or(Duration::from_secs(30));
     let limits = Limits {
-        timeout,
+        timeout: p.timeout.0,
         max_output: env.max_output,
     };
     let judges_status = expects.iter().any(|e| e.status.is_some());

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::model::probe::{Command, Dns, Http, Ssh, Tcp};
 use crate::model::shapes::IntOrTemplate;
-use crate::probe::{self, Limits, Observation, ProbeError};
+use crate::probe::{self, Limits, Observation};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -136,11 +136,5 @@ fn port(p: &IntOrTemplate) -> Result<u16, Box<Observation>> {
 
 /// An observation that says the probe could not run.
 pub fn failed(reason: &str, message: String) -> Observation {
-    Observation {
-        error: Some(ProbeError {
-            reason: reason.into(),
-            message,
-        }),
-        ..Default::default()
-    }
+    Observation::error(reason, message)
 }
