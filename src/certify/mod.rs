@@ -169,17 +169,7 @@ pub fn certify(args: &Request, root: &Path, prober: Arc<dyn Prober>) -> Outcome 
     let finished = jiff::Timestamp::now();
     // Inputs found missing while running (secrets that did not resolve); those the plan
     // found are already in `plan.missing_requirements`.
-    let missing: Vec<String> = plan
-        .checks
-        .iter()
-        .zip(&results)
-        .filter(|(p, r)| {
-            p.state == crate::plan::State::Planned
-                && r.reason.as_deref() == Some("missing_requirement")
-        })
-        .filter_map(|(_, r)| r.message.as_deref())
-        .flat_map(|m| m.split("; ").map(str::to_string))
-        .collect();
+    let missing: Vec<String> = results.iter().flat_map(|r| r.missing.clone()).collect();
     let m = manifest::build(
         &plan,
         &cats,

@@ -20,7 +20,7 @@ use crate::run::classify::classify;
 use crate::run::prober::{BoxFuture, Prober};
 use crate::run::repair::{RepairRequest, Repairer};
 use crate::run::secrets::Secrets;
-use crate::run::{CheckResult, Status};
+use crate::run::{CheckResult, Reason, Status};
 use crate::workspace::LoadedCatalog;
 
 /// How long one repair step's probe may take.
@@ -140,7 +140,7 @@ impl Repairer for Steps {
             });
             if all_passed && after.status == Status::Pass {
                 after.status = Status::Repaired;
-                after.reason = Some("repaired".into());
+                after.reason = Some(Reason::Repaired);
                 after.message = Some("repaired; verified by the check's own probe".into());
                 done(entry, RepairStatus::Repaired, after)
             } else {
@@ -156,7 +156,7 @@ impl Repairer for Steps {
                     after.status
                 };
                 if after.status == Status::Fail {
-                    after.reason = Some("repair_failed".into());
+                    after.reason = Some(Reason::RepairFailed);
                 }
                 let detail = after.message.clone().unwrap_or_default();
                 after.message = Some(format!("{why}: {detail}"));
@@ -214,7 +214,12 @@ impl Steps {
         let raw_spec = probe.get("spec").cloned().unwrap_or(Value::Null);
         let spec = match self.secrets.substitute(&p.catalog, &raw_spec) {
             Ok(s) => s,
-            Err(why) => return fail(title, format!("missing_requirement: {why}")),
+            Err(missing) => {
+                return fail(
+                    title,
+                    format!("missing_requirement: {}", missing.join("; ")),
+                );
+            }
         };
         let mut expects = Vec::new();
         for e in &st.expect {
@@ -383,7 +388,9 @@ impl Steps {
             .substitute(&p.catalog, probe.get("spec").unwrap_or(&Value::Null))
         {
             Ok(s) => s,
-            Err(why) => return fail(format!("missing_requirement: {why}")),
+            Err(missing) => {
+                return fail(format!("missing_requirement: {}", missing.join("; ")));
+            }
         };
         let start = Instant::now();
         let mut polls = 0u32;

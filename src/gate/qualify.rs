@@ -62,7 +62,7 @@ pub struct QualCheck {
     pub class: String,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<crate::run::Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub source: String,
@@ -330,7 +330,9 @@ fn run_catalog(
             (_, Status::Pass | Status::Skipped | Status::Repaired | Status::Waived) => None,
             (_, Status::Blocked)
                 if !interrupted
-                    && matches!(r.reason.as_deref(), Some("cancelled" | "dependency")) =>
+                    && r.reason
+                        .as_ref()
+                        .is_some_and(crate::run::Reason::is_knock_on) =>
             {
                 None
             }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::Expectation;
 use crate::plan::PlannedStep;
-use crate::run::Status;
+use crate::run::{Reason, Status};
 
 /// One check's repair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -75,7 +75,7 @@ impl RepairStatus {
 pub struct Before {
     pub status: Status,
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     #[serde(default)]
     pub message: Option<String>,
     /// The expectations that did not hold, each as a sentence.
@@ -174,7 +174,7 @@ pub struct StepResult {
 pub struct Verification {
     pub status: Status,
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     #[serde(default)]
     pub message: Option<String>,
 }

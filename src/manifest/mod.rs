@@ -20,7 +20,7 @@ pub use ledger::{
 pub use write::{ReadError, check_target, read, validate, write_atomic, write_file_atomic};
 
 use crate::model::Severity;
-use crate::run::Status;
+use crate::run::{Reason, Status};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -159,7 +159,7 @@ pub struct CheckEntry {
     pub severity: Severity,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub attempts: Vec<AttemptEntry>,
@@ -184,7 +184,7 @@ pub struct AttemptEntry {
     pub duration_ms: u64,
     pub outcome: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 /// One expectation's result: the query, matcher, expected and actual values.

@@ -8,7 +8,9 @@ use serde_json::{Map, Value, json};
 
 use super::expand::{self, Instance};
 use super::inputs::Overrides;
-use super::{GuardPlan, PLAN_VERSION, Plan, PlanCatalog, Planned, PlannedStep, RepairPlan, State};
+use super::{
+    Blocked, GuardPlan, PLAN_VERSION, Plan, PlanCatalog, Planned, PlannedStep, RepairPlan, State,
+};
 use crate::analyze::{Analysis, DefId, check_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::model::probe::Probe;
@@ -189,10 +191,7 @@ pub fn build(
                         .collect();
                     (
                         vec![single()],
-                        Some(State::Blocked(format!(
-                            "missing_requirement: {}",
-                            names.join(", ")
-                        ))),
+                        Some(State::Blocked(Blocked::MissingRequirement(names))),
                     )
                 } else {
                     match expand::expand(k.for_each.as_ref(), &base) {
@@ -349,7 +348,9 @@ pub fn build(
                 let dep = checks[j].id.clone();
                 checks[i].state = match s {
                     State::Skipped(_) => State::Skipped(format!("needs {dep}, which is skipped")),
-                    _ => State::Blocked(format!("dependency {dep} would be blocked")),
+                    _ => State::Blocked(Blocked::Dependency(format!(
+                        "dependency {dep} would be blocked"
+                    ))),
                 };
             }
         }

@@ -62,7 +62,34 @@ pub enum State {
     /// Will not run: not selected, `when` false, or needs something skipped.
     Skipped(String),
     /// Will be blocked before probing: a missing requirement or a blocked dependency.
-    Blocked(String),
+    Blocked(Blocked),
+}
+
+/// Why the plan already knows a check will be blocked. In the plan's JSON, the `reason`
+/// string it always was (`missing_requirement: pve: vars.url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// Inputs no binding, flag or default gives (`catalog: vars.name`).
+    MissingRequirement(Vec<String>),
+    /// A need that will be blocked, in words.
+    Dependency(String),
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocked::MissingRequirement(what) => {
+                write!(f, "missing_requirement: {}", what.join(", "))
+            }
+            Blocked::Dependency(why) => f.write_str(why),
+        }
+    }
+}
+
+impl Serialize for Blocked {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -12,7 +12,7 @@ use super::matrix::{self, Matrix};
 use super::text::{self, counts, validity};
 use super::view;
 use crate::manifest::{CheckEntry, Manifest};
-use crate::run::Status;
+use crate::run::{Reason, Status};
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn esc(t: &str) -> String {
@@ -390,7 +390,7 @@ fn blocked(s: &mut String, m: &Manifest) {
             s,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             esc(&k.id),
-            esc(k.reason.as_deref().unwrap_or("blocked")),
+            esc(k.reason.as_ref().map(Reason::as_str).unwrap_or("blocked")),
             esc(k.message.as_deref().unwrap_or("")),
             esc(&k.source)
         );

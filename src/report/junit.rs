@@ -25,10 +25,15 @@ pub fn xml(m: &Manifest) -> Result<String, String> {
                 let why = k
                     .message
                     .clone()
-                    .or_else(|| k.reason.clone())
+                    .or_else(|| k.reason.as_ref().map(|r| r.as_str().to_string()))
                     .unwrap_or_else(|| k.status.as_str().into());
                 status.set_message(why);
-                status.set_type(k.reason.clone().unwrap_or_else(|| k.status.as_str().into()));
+                status.set_type(
+                    k.reason
+                        .as_ref()
+                        .map_or(k.status.as_str(), |r| r.as_str())
+                        .to_string(),
+                );
                 let failed: Vec<String> = k
                     .expectations
                     .iter()

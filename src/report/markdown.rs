@@ -10,7 +10,7 @@ use super::matrix;
 use super::summary::expectation;
 use super::text::{self, validity};
 use crate::manifest::Manifest;
-use crate::run::Status;
+use crate::run::{Reason, Status};
 
 /// The summary as of now.
 pub fn render(m: &Manifest) -> String {
@@ -99,7 +99,10 @@ pub fn render_at(m: &Manifest, now: Timestamp) -> String {
     }
     let blocked: Vec<_> = m
         .checks()
-        .filter(|k| k.status == Status::Blocked && k.reason.as_deref() != Some("dependency"))
+        .filter(|k| {
+            k.status == Status::Blocked
+                && k.reason.as_ref().map(Reason::as_str) != Some("dependency")
+        })
         .collect();
     if !blocked.is_empty() {
         let _ = writeln!(s, "\n### Blocked\n");
@@ -107,13 +110,13 @@ pub fn render_at(m: &Manifest, now: Timestamp) -> String {
             let why = k
                 .message
                 .as_deref()
-                .or(k.reason.as_deref())
+                .or(k.reason.as_ref().map(Reason::as_str))
                 .unwrap_or("blocked");
             let _ = writeln!(s, "- **`{}`** — {}", k.id, escape(why));
         }
         let deps = m
             .checks()
-            .filter(|k| k.reason.as_deref() == Some("dependency"))
+            .filter(|k| k.reason.as_ref().map(Reason::as_str) == Some("dependency"))
             .count();
         if deps > 0 {
             let _ = writeln!(s, "- {deps} more blocked by a dependency that did not pass");

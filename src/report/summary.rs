@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::manifest::{CheckEntry, Expectation, Manifest, RepairEntry, RepairStatus, StepEntry};
-use crate::run::Status;
+use crate::run::{Reason, Status};
 
 /// Dependency-blocked checks listed by name before the rest are counted.
 const LIST_DEPENDENTS: usize = 5;
@@ -42,7 +42,10 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
                 let _ = writeln!(s, "      {}", expectation(e));
             }
             if k.expectations.is_empty()
-                && let Some(why) = k.message.as_deref().or(k.reason.as_deref())
+                && let Some(why) = k
+                    .message
+                    .as_deref()
+                    .or(k.reason.as_ref().map(Reason::as_str))
             {
                 let _ = writeln!(s, "      {why}");
             }
@@ -51,11 +54,11 @@ pub fn text(m: &Manifest, out_path: &str) -> String {
     let blocked: Vec<&CheckEntry> = m.checks().filter(|k| k.status == Status::Blocked).collect();
     let (by_dep, own): (Vec<&CheckEntry>, Vec<&CheckEntry>) = blocked
         .iter()
-        .partition(|k| k.reason.as_deref() == Some("dependency"));
+        .partition(|k| k.reason.as_ref().map(Reason::as_str) == Some("dependency"));
     if !own.is_empty() || !by_dep.is_empty() {
         let _ = writeln!(s, "\nBlocked:");
         for k in own {
-            let reason = k.reason.as_deref().unwrap_or("blocked");
+            let reason = k.reason.as_ref().map(Reason::as_str).unwrap_or("blocked");
             let msg = k
                 .message
                 .as_deref()

@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::plan::Plan;
 use crate::run::secrets::Secrets;
-use crate::run::{CheckResult, Event, Reporter, Status};
+use crate::run::{CheckResult, Event, Reason, Reporter, Status};
 
 pub struct Terminal {
     live: Option<MultiProgress>,
@@ -79,7 +79,7 @@ impl Terminal {
             let why = r
                 .message
                 .as_deref()
-                .or(r.reason.as_deref())
+                .or(r.reason.as_ref().map(Reason::as_str))
                 .map(|m| format!(" — {}", self.secrets.mask(m)))
                 .unwrap_or_default();
             let line = format!("{:<8} {}{why}", label(r.status), c.id);

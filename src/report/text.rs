@@ -16,7 +16,7 @@ use super::matrix::{self, Matrix};
 use super::summary::expectation;
 use super::view;
 use crate::manifest::{CheckEntry, GroupResult, Manifest, RepairStatus};
-use crate::run::Status;
+use crate::run::{Reason, Status};
 
 /// Whether a manifest still holds, and the words for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +157,9 @@ pub fn request_line(kind: &str, spec: &Value) -> String {
 
 /// Why a check did not pass, when no expectation says it: its message, else its reason.
 pub fn why(k: &CheckEntry) -> Option<&str> {
-    k.message.as_deref().or(k.reason.as_deref())
+    k.message
+        .as_deref()
+        .or(k.reason.as_ref().map(Reason::as_str))
 }
 
 /// The first bytes of stderr the manifest kept as evidence for a check that did not pass.
@@ -338,7 +340,7 @@ fn blocked(s: &mut String, m: &Manifest) {
     }
     let _ = writeln!(s, "\nBlocked ({}):", blocked.len());
     for k in blocked {
-        let reason = k.reason.as_deref().unwrap_or("blocked");
+        let reason = k.reason.as_ref().map(Reason::as_str).unwrap_or("blocked");
         let msg = k
             .message
             .as_deref()

@@ -11,7 +11,7 @@ use super::classify::classify;
 use super::prober::Prober;
 use super::repair::{RepairRequest, Repairer};
 use super::secrets::Secrets;
-use super::{Attempt, CheckResult, Status};
+use super::{Attempt, CheckResult, Reason, Status};
 use crate::judge::{self, ExpectationResult};
 use crate::model::expect::Expect;
 use crate::model::probe::Outcome;
@@ -66,7 +66,7 @@ fn waive(env: &Env, p: &Planned, mut r: CheckResult) -> CheckResult {
         r.status = Status::Waived;
         let was = r.message.take().unwrap_or_default();
         r.message = Some(format!("{why}; the failure: {was}"));
-        r.reason = Some("waived".into());
+        r.reason = Some(Reason::Waived);
     }
     r
 }
@@ -113,8 +113,14 @@ pub async fn observe(
     let raw_spec = parts.probe.get("spec").unwrap_or(&Value::Null);
     let spec = match env.secrets.substitute(&p.catalog, raw_spec) {
         Ok(s) => s,
-        Err(why) => {
-            return CheckResult::unprobed(Status::Blocked, "missing_requirement", Some(why));
+        Err(missing) => {
+            let mut r = CheckResult::unprobed(
+                Status::Blocked,
+                Reason::MissingRequirement,
+                Some(missing.join("; ")),
+            );
+            r.missing = missing;
+            return r;
         }
     };
     let mut expects = Vec::with_capacity(parts.expect.len() + 1);
@@ -124,7 +130,7 @@ pub async fn observe(
             Err(err) => {
                 return CheckResult::unprobed(
                     Status::Blocked,
-                    "invalid",
+                    Reason::Invalid,
                     Some(format!(
                         "expectation {} is not valid after rendering: {err}",
                         i + 1
@@ -164,7 +170,7 @@ pub async fn observe(
         if status == Status::Blocked
             && let Some(r) = retry
             && retries < r.count
-            && transient(r, reason.as_deref())
+            && transient(r, reason.as_ref())
         {
             tokio::time::sleep(backoff(r, retries)).await;
             retries += 1;
@@ -173,7 +179,7 @@ pub async fn observe(
         }
         // Poll on a wrong answer, or on an error that waiting can cure (a VM still booting
         // refuses or times out); never on one it cannot (auth, usage, a missing CLI).
-        if (status == Status::Fail || (status == Status::Blocked && waitable(reason.as_deref())))
+        if (status == Status::Fail || (status == Status::Blocked && waitable(reason.as_ref())))
             && let (Some(pl), Some(until)) = (&p.poll, poll_until)
             && Instant::now() + pl.every.0 < until
         {
@@ -201,33 +207,35 @@ fn verdict(
     expects: &[Expect],
     obs: &Observation,
     judges_status: bool,
-) -> (Status, Option<String>, Vec<ExpectationResult>) {
+) -> (Status, Option<Reason>, Vec<ExpectationResult>) {
     if let Some(v) = classify(&p.classify, obs, judges_status) {
         let status = match v.outcome {
             Outcome::Blocked => Status::Blocked,
             Outcome::Fail => Status::Fail,
         };
-        return (status, Some(v.reason), Vec::new());
+        return (status, Some(Reason::from(v.reason)), Vec::new());
     }
     let results: Vec<ExpectationResult> = expects.iter().map(|e| judge::judge(e, obs)).collect();
     if results.iter().all(|r| r.passed) {
         (Status::Pass, None, results)
     } else {
-        (Status::Fail, Some("expectation".into()), results)
+        (Status::Fail, Some(Reason::Expectation), results)
     }
 }
 
 /// Errors that may clear up by themselves while polling.
-fn waitable(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| {
+fn waitable(reason: Option<&Reason>) -> bool {
+    reason.map(Reason::as_str).is_some_and(|r| {
         TRANSIENT.contains(&r)
             || matches!(r, "no_route" | "connection_lost" | "unreachable")
             || r.starts_with("http_5")
     })
 }
 
-fn transient(r: &RetryLong, reason: Option<&str>) -> bool {
-    let Some(reason) = reason else { return false };
+fn transient(r: &RetryLong, reason: Option<&Reason>) -> bool {
+    let Some(reason) = reason.map(Reason::as_str) else {
+        return false;
+    };
     if r.on.is_empty() {
         TRANSIENT.contains(&reason) || reason.starts_with("http_5")
     } else {
@@ -252,7 +260,7 @@ fn finish(
     capture: &IndexMap<String, Value>,
     obs: Observation,
     status: Status,
-    reason: Option<String>,
+    reason: Option<Reason>,
     mut results: Vec<ExpectationResult>,
     attempts: Vec<Attempt>,
     start: Instant,
@@ -320,6 +328,7 @@ fn finish(
         reason,
         message,
         evidence: evidence(env, p, &obs, status),
+        missing: Vec::new(),
         attempts,
         duration: start.elapsed(),
         expectations: results,

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod events;
 mod limits;
 pub mod prober;
+pub mod reason;
 pub mod record;
 pub mod repair;
 mod schedule;
@@ -23,6 +24,7 @@ use serde_json::Value;
 
 pub use cancel::Cancel;
 pub use events::{Event, Reporter};
+pub use reason::Reason;
 pub use schedule::{Options, run};
 
 use crate::judge::ExpectationResult;
@@ -68,16 +70,15 @@ pub struct Attempt {
     pub duration: u64,
     pub outcome: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 /// What running a check produced.
 #[derive(Debug, Clone)]
 pub struct CheckResult {
     pub status: Status,
-    /// Reason class (`refused`, `http_401`, `missing_requirement`, `cancelled`, …) or the
-    /// blocking dependency.
-    pub reason: Option<String>,
+    /// Why, beyond the status: the run's own reason or a probe's or catalog's class.
+    pub reason: Option<Reason>,
     /// Words for a person: the error message, or which dependency blocked it.
     pub message: Option<String>,
     pub attempts: Vec<Attempt>,
@@ -88,16 +89,18 @@ pub struct CheckResult {
     pub evidence: Option<Value>,
     /// Whether the probe ran at all.
     pub probed: bool,
+    /// The inputs it lacked (`catalog: secrets.name (why)`), when `missing_requirement`.
+    pub missing: Vec<String>,
     /// The repair ledger entry: what ran (or would run), its steps and the verification.
     pub repair: Option<crate::manifest::RepairEntry>,
 }
 
 impl CheckResult {
     /// A result decided without probing.
-    pub fn unprobed(status: Status, reason: impl Into<String>, message: Option<String>) -> Self {
+    pub fn unprobed(status: Status, reason: Reason, message: Option<String>) -> Self {
         CheckResult {
             status,
-            reason: Some(reason.into()),
+            reason: Some(reason),
             message,
             attempts: Vec::new(),
             duration: Duration::ZERO,
@@ -105,6 +108,7 @@ impl CheckResult {
             captures: IndexMap::new(),
             evidence: None,
             probed: false,
+            missing: Vec::new(),
             repair: None,
         }
     }

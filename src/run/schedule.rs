@@ -13,9 +13,9 @@ use super::check::{Env, Parts, execute, observe};
 use super::events::{Event, Reporter};
 use super::limits::Limits;
 use super::prober::endpoint;
-use super::{Attempt, CheckResult, Status};
+use super::{Attempt, CheckResult, Reason, Status};
 use crate::model::Severity;
-use crate::plan::{Plan, State, late};
+use crate::plan::{Blocked, Plan, State, late};
 use crate::workspace::LoadedCatalog;
 
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ pub async fn run(
             State::Planned => None,
             State::Skipped(why) => Some(CheckResult::unprobed(
                 Status::Skipped,
-                "skipped",
+                Reason::Skipped,
                 Some(why.clone()),
             )),
             State::Blocked(why) => Some(blocked_early(why)),
@@ -146,7 +146,7 @@ pub async fn run(
                     Err(e) => {
                         let i = st.task_index.remove(&e.id()).unwrap_or(usize::MAX);
                         let why = if e.is_cancelled() { cancel.reason().to_string() } else { format!("internal error: the check panicked: {e}") };
-                        (i, CheckResult::unprobed(Status::Blocked, if e.is_cancelled() { "cancelled" } else { "internal" }, Some(why)))
+                        (i, CheckResult::unprobed(Status::Blocked, if e.is_cancelled() { Reason::Cancelled } else { Reason::Internal }, Some(why)))
                     }
                 };
                 if i == usize::MAX { continue; }
@@ -179,8 +179,11 @@ pub async fn run(
     // Anything left (only after an interrupt with nothing in flight) is cancelled.
     for i in 0..n {
         if st.results[i].is_none() {
-            let r =
-                CheckResult::unprobed(Status::Blocked, "cancelled", Some(cancel.reason().into()));
+            let r = CheckResult::unprobed(
+                Status::Blocked,
+                Reason::Cancelled,
+                Some(cancel.reason().into()),
+            );
             st.finish(i, r, reporters);
         }
     }
@@ -196,12 +199,16 @@ fn emit(reporters: &mut [Box<dyn Reporter>], plan: &Plan, e: &Event<'_>) {
     }
 }
 
-fn blocked_early(why: &str) -> CheckResult {
-    match why.strip_prefix("missing_requirement: ") {
-        Some(what) => {
-            CheckResult::unprobed(Status::Blocked, "missing_requirement", Some(what.into()))
+fn blocked_early(why: &Blocked) -> CheckResult {
+    match why {
+        Blocked::MissingRequirement(what) => CheckResult::unprobed(
+            Status::Blocked,
+            Reason::MissingRequirement,
+            Some(what.join(", ")),
+        ),
+        Blocked::Dependency(msg) => {
+            CheckResult::unprobed(Status::Blocked, Reason::Dependency, Some(msg.clone()))
         }
-        None => CheckResult::unprobed(Status::Blocked, "dependency", Some(why.into())),
     }
 }
 
@@ -237,8 +244,7 @@ impl Stops {
         }
         if self.on_substrate
             && matches!(r.status, Status::Fail | Status::Blocked)
-            && r.reason.as_deref() != Some("cancelled")
-            && r.reason.as_deref() != Some("dependency")
+            && !r.reason.as_ref().is_some_and(Reason::is_knock_on)
             && c.class == crate::model::Class::Substrate
         {
             cancel.infra_failure();
@@ -288,7 +294,7 @@ impl Coordinator {
                     let msg = format!("needs {}, which is {}", c.id, status.as_str());
                     stack.push((
                         d,
-                        CheckResult::unprobed(Status::Blocked, "dependency", Some(msg)),
+                        CheckResult::unprobed(Status::Blocked, Reason::Dependency, Some(msg)),
                     ));
                 }
             }
@@ -304,7 +310,7 @@ impl Coordinator {
         if self.cancel.state() != RUNNING {
             let r = CheckResult::unprobed(
                 Status::Blocked,
-                "cancelled",
+                Reason::Cancelled,
                 Some(self.cancel.reason().into()),
             );
             for j in self.finish(i, r, reporters) {
@@ -315,7 +321,7 @@ impl Coordinator {
         match self.render(i, &sh.cats) {
             Ok((rendered, checks)) => self.spawn(i, rendered, checks, None, sh),
             Err(why) => {
-                let r = CheckResult::unprobed(Status::Blocked, "render", Some(why));
+                let r = CheckResult::unprobed(Status::Blocked, Reason::Render, Some(why));
                 for j in self.finish(i, r, reporters) {
                     self.launch(j, sh, reporters);
                 }
@@ -370,7 +376,7 @@ impl Coordinator {
                     i,
                     CheckResult::unprobed(
                         Status::Blocked,
-                        "cancelled",
+                        Reason::Cancelled,
                         Some(cancel.reason().into()),
                     ),
                 );
@@ -467,7 +473,7 @@ impl Coordinator {
         }
         if let Some(o) = self.results[origin].as_mut() {
             o.status = Status::Fail;
-            o.reason = Some("repair_broke".into());
+            o.reason = Some(Reason::RepairBroke);
             o.message = Some(format!("after the repair, {id} no longer passes"));
             if let Some(entry) = o.repair.as_mut() {
                 entry.status = crate::manifest::RepairStatus::Failed;

@@ -110,7 +110,7 @@ impl Secrets {
 
     /// Replaces `<secret:name>` placeholders in a rendered probe with the values.
     /// Err lists the secrets that could not be resolved, with why.
-    pub fn substitute(&self, catalog: &str, v: &Value) -> Result<Value, String> {
+    pub fn substitute(&self, catalog: &str, v: &Value) -> Result<Value, Vec<String>> {
         let mut missing = Vec::new();
         let out = self.walk(catalog, v, &mut missing);
         if missing.is_empty() {
@@ -118,7 +118,7 @@ impl Secrets {
         } else {
             missing.sort();
             missing.dedup();
-            Err(missing.join("; "))
+            Err(missing)
         }
     }
 
@@ -258,7 +258,10 @@ mod tests {
             "t".into(),
             "env:LABCERT_TEST_SECRET_SHORT".into(),
         )]);
-        let err = s.substitute("c", &json!("<secret:t>")).unwrap_err();
+        let err = s
+            .substitute("c", &json!("<secret:t>"))
+            .unwrap_err()
+            .join("; ");
         assert!(err.contains("shorter than 4 characters"), "{err}");
     }
 
@@ -282,7 +285,10 @@ mod tests {
             .substitute("pve", &json!({"h": "PVEAPIToken=<secret:token>"}))
             .unwrap();
         assert_eq!(v["h"], "PVEAPIToken=s3cr3t-value");
-        let err = s.substitute("pve", &json!(["<secret:gone>"])).unwrap_err();
+        let err = s
+            .substitute("pve", &json!(["<secret:gone>"]))
+            .unwrap_err()
+            .join("; ");
         assert!(
             err.contains("LABCERT_TEST_SECRET_UNSET is not set"),
             "{err}"

@@ -10,7 +10,7 @@ use crate::diag::{Diagnostics, render};
 use crate::plan::{Plan, Target};
 use crate::run::check::Env;
 use crate::run::secrets::Secrets;
-use crate::run::{Attempt, Cancel, CheckResult, Options, Status, run};
+use crate::run::{Attempt, Cancel, CheckResult, Options, Reason, Status, run};
 use crate::workspace::LoadedCatalog;
 
 /// A run that takes longer than this is stuck: the test fails instead of hanging.
@@ -148,7 +148,11 @@ impl Outcome {
     /// Status, reason and message: what a blocked check says.
     pub fn said(&self, id: &str) -> (Status, Option<&str>, Option<&str>) {
         let r = self.get(id);
-        (r.status, r.reason.as_deref(), r.message.as_deref())
+        (
+            r.status,
+            r.reason.as_ref().map(Reason::as_str),
+            r.message.as_deref(),
+        )
     }
 
     /// Each attempt as (why, outcome, reason).
@@ -156,7 +160,7 @@ impl Outcome {
         self.get(id)
             .attempts
             .iter()
-            .map(|a: &Attempt| (a.why, a.outcome, a.reason.as_deref()))
+            .map(|a: &Attempt| (a.why, a.outcome, a.reason.as_ref().map(Reason::as_str)))
             .collect()
     }
 
