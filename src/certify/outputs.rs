@@ -3,11 +3,15 @@
 //! end is an error, never a warning.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::Request;
+use super::setup::Setup;
 use crate::error::{Error, Outcome};
 use crate::exit::Exit;
 use crate::manifest::check_target;
+use crate::manifest::{self, Manifest};
+use crate::report::{self, events::Ndjson};
 
 /// Every file this run will write, with the option that names it.
 pub(super) fn targets(args: &Request) -> Vec<(&'static str, PathBuf)> {
@@ -51,6 +55,77 @@ pub(super) fn check(args: &Request) -> Result<(), String> {
             problems.join("\n  ")
         ))
     }
+}
+
+/// Writes every output asked for — the manifest (then its signature), the recording, the
+/// end of the event stream, JUnit, Markdown and the summary — trying each even when an
+/// earlier one failed; the failures come back together.
+pub(super) fn write(
+    args: &Request,
+    m: &Manifest,
+    setup: &Setup,
+    events: Option<&Arc<Mutex<Ndjson>>>,
+    human_to_stdout: bool,
+) -> Failures {
+    let out = args.out.display().to_string();
+    let mut failed = Failures::default();
+    let written = manifest::write_atomic(m, &args.out);
+    let manifest_written = written.is_ok();
+    failed.note(written);
+    // Test-coverage collection (scripts/coverage.sh): a copy of every manifest.
+    if let Some(dir) = std::env::var_os("LABCERT_COVERAGE_DIR") {
+        let copy = Path::new(&dir).join(format!("{}.json", m.id));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::copy(&args.out, copy);
+    }
+    if let (Some(key), true) = (&args.sign, manifest_written) {
+        failed.note((|| {
+            let bytes = std::fs::read(&args.out).map_err(|e| format!("{out}: {e}"))?;
+            let sig = crate::gate::signing::sign(key, &bytes)?;
+            manifest::write_file_atomic(&crate::gate::signing::sig_path(&args.out), sig.as_bytes())
+        })());
+    }
+    if let (Some(rec), Some(dir)) = (&setup.recorder, &args.record) {
+        match rec.write(dir) {
+            Ok(n) => eprintln!("recorded {n} exchanges in {}", dir.display()),
+            Err(e) => failed.note(Err(e)),
+        }
+    }
+    if let Some((dir, r)) = &setup.replay {
+        let missing = r.missing.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if missing > 0 {
+            eprintln!(
+                "replay: {missing} request{} had no recorded exchange in {} (those checks are blocked: not_recorded)",
+                if missing == 1 { "" } else { "s" },
+                dir.display()
+            );
+        }
+    }
+    if let Some(e) = events {
+        let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
+        e.finished(m, &out);
+        if let Some(err) = &e.error {
+            failed.note(Err(format!("--events: {err}")));
+        }
+    }
+    if let Some(p) = &args.junit {
+        failed.note(
+            report::junit::xml(m).and_then(|xml| manifest::write_file_atomic(p, xml.as_bytes())),
+        );
+    }
+    if let Some(p) = &args.markdown {
+        failed.note(manifest::write_file_atomic(
+            p,
+            report::markdown::render(m).as_bytes(),
+        ));
+    }
+    let summary = report::summary::text(m, &out);
+    if human_to_stdout {
+        failed.note(crate::output::stdout(&summary).map_err(|e| e.to_string()));
+    } else {
+        eprint!("{summary}");
+    }
+    failed
 }
 
 /// Write failures at the end of a run, kept until every output has been tried.
