@@ -46,6 +46,83 @@ pub fn build(
 ) -> Option<Plan> {
     let t = &topo.model;
     let providers = providers(cats, analysis, topo, req, diags)?;
+    let (scopes, inputs) = scopes(cats, analysis, topo, req, &providers, diags);
+    if diags.has_errors() {
+        return None;
+    }
+    let (jobs, by_def, in_plan) = instances(cats, analysis, &scopes, diags);
+    let rendered = render_jobs(cats, &jobs);
+    let mut checks: Vec<Planned> = Vec::with_capacity(jobs.len());
+    let mut contexts: Vec<Ctx> = Vec::with_capacity(jobs.len());
+    let mut defs: Vec<DefId> = Vec::with_capacity(jobs.len());
+    for (job, (p, found)) in jobs.into_iter().zip(rendered) {
+        diags.extend(found);
+        checks.push(p);
+        contexts.push(job.ctx);
+        defs.push(job.d);
+    }
+    let graph = Graph {
+        by_def: &by_def,
+        in_plan: &in_plan,
+        defs: &defs,
+        contexts: &contexts,
+    };
+    link(cats, analysis, t, &graph, &mut checks, diags);
+    if diags.has_errors() {
+        return None;
+    }
+    let waves = order(&mut checks, diags)?;
+    let mut missing: Vec<String> = scopes
+        .iter()
+        .filter(|s| s.selected)
+        .flat_map(|s| {
+            s.missing
+                .iter()
+                .map(move |m| format!("{}: {m}", cats[s.cat].model.catalog))
+        })
+        .collect();
+    missing.sort();
+    for (i, p) in checks.iter_mut().enumerate() {
+        if p.state == State::Planned && (p.repair.is_some() || super::late::waits_for_captures(p)) {
+            p.late = Some(std::sync::Arc::new(super::late::Late {
+                def: defs[i],
+                ctx: std::mem::take(&mut contexts[i]),
+            }));
+        }
+    }
+    Some(Plan {
+        plan_version: PLAN_VERSION,
+        inputs,
+        topology: t.topology.clone(),
+        environment: req.environment.map(str::to_string),
+        providers,
+        catalogs: scopes
+            .iter()
+            .map(|s| PlanCatalog {
+                id: cats[s.cat].model.catalog.clone(),
+                provider: cats[s.cat].model.provider.as_str().into(),
+                file: cats[s.cat].doc.source.path.display().to_string(),
+                selected: s.selected,
+            })
+            .collect(),
+        waves,
+        checks,
+        missing_requirements: missing,
+    })
+}
+
+/// One scope per catalog the topology names: whether it is selected, its inputs (and which
+/// are missing), its secrets as placeholders; with the vars the topology and the command
+/// line bound, which a certification records.
+fn scopes(
+    cats: &[LoadedCatalog],
+    analysis: &Analysis,
+    topo: &LoadedTopology,
+    req: &Request<'_>,
+    providers: &[String],
+    diags: &mut Diagnostics,
+) -> (Vec<Scope>, Inputs) {
+    let t = &topo.model;
     let env = json!({
         "environment": req.environment.unwrap_or(""),
         "topology": t.topology,
@@ -149,16 +226,24 @@ pub fn build(
             ));
         }
     }
-    if diags.has_errors() {
-        return None;
-    }
+    (scopes, inputs)
+}
 
+/// The check instances, in catalog order: `for_each` expanded, each with its context, or a
+/// single stand-in for a check the plan already decides (not selected, inputs missing).
+/// Also, per definition, its instances' indexes, and whether the definition is planned.
+fn instances(
+    cats: &[LoadedCatalog],
+    analysis: &Analysis,
+    scopes: &[Scope],
+    diags: &mut Diagnostics,
+) -> (Vec<Job>, Vec<Vec<usize>>, Vec<bool>) {
     // Instances, in catalog order: expanded here, rendered below (in parallel when many).
     let mut jobs: Vec<Job> = Vec::new();
     let mut by_def: Vec<Vec<usize>> = vec![Vec::new(); analysis.index.count()];
     let mut in_plan = vec![false; analysis.index.count()];
     let mut placeholders = super::captures::Builder::default();
-    for scope in &scopes {
+    for scope in scopes {
         let c = &cats[scope.cat];
         for (gi, g) in c.model.groups.iter().enumerate() {
             for (ki, k) in g.checks.iter().enumerate() {
@@ -226,25 +311,35 @@ pub fn build(
             }
         }
     }
-    let rendered = render_jobs(cats, &jobs);
-    let mut checks: Vec<Planned> = Vec::with_capacity(jobs.len());
-    let mut contexts: Vec<Ctx> = Vec::with_capacity(jobs.len());
-    let mut defs: Vec<DefId> = Vec::with_capacity(jobs.len());
-    for (job, (p, found)) in jobs.into_iter().zip(rendered) {
-        diags.extend(found);
-        checks.push(p);
-        contexts.push(job.ctx);
-        defs.push(job.d);
-    }
-    // Edges.
+    (jobs, by_def, in_plan)
+}
+
+/// What linking the instances needs to know about them.
+struct Graph<'a> {
+    by_def: &'a [Vec<usize>],
+    in_plan: &'a [bool],
+    defs: &'a [DefId],
+    contexts: &'a [Ctx],
+}
+
+/// Each instance's needs, resolved to instances (an instance selector picks one); a need on
+/// a catalog the topology does not run skips the check.
+fn link(
+    cats: &[LoadedCatalog],
+    analysis: &Analysis,
+    t: &crate::model::Topology,
+    g: &Graph<'_>,
+    checks: &mut [Planned],
+    diags: &mut Diagnostics,
+) {
     for i in 0..checks.len() {
-        let d = defs[i];
+        let d = g.defs[i];
         let mut need_index = Vec::new();
         let mut outside = Vec::new();
         for n in analysis.needs.get(&d).into_iter().flatten() {
             for td in analysis.index.expand(&n.target) {
-                let list = &by_def[analysis.index.dense(td)];
-                if !in_plan[analysis.index.dense(td)] {
+                let list = &g.by_def[analysis.index.dense(td)];
+                if !g.in_plan[analysis.index.dense(td)] {
                     outside.push(crate::analyze::index_name(cats, td));
                     continue;
                 };
@@ -254,7 +349,7 @@ pub fn build(
                 match n.selector.as_ref().filter(|_| expanded) {
                     None => need_index.extend(list.iter().copied().filter(|&j| j != i)),
                     Some(sel) => {
-                        let want = match template::render(sel, &ctx_value(&contexts[i])) {
+                        let want = match template::render(sel, &ctx_value(&g.contexts[i])) {
                             Ok(Value::String(s)) => s,
                             Ok(v) => v.to_string(),
                             Err(e) => {
@@ -308,9 +403,11 @@ pub fn build(
         checks[i].needs = need_index.iter().map(|&j| checks[j].id.clone()).collect();
         checks[i].need_index = need_index;
     }
-    if diags.has_errors() {
-        return None;
-    }
+}
+
+/// Waves from the needs; a planned check whose need will not run is skipped or blocked
+/// with it. `None` (with a diagnostic) if instances form a cycle.
+fn order(checks: &mut [Planned], diags: &mut Diagnostics) -> Option<Vec<Vec<usize>>> {
     let edges: Vec<(usize, usize)> = checks
         .iter()
         .enumerate()
@@ -378,43 +475,7 @@ pub fn build(
             waves.push(w);
         }
     }
-    let mut missing: Vec<String> = scopes
-        .iter()
-        .filter(|s| s.selected)
-        .flat_map(|s| {
-            s.missing
-                .iter()
-                .map(move |m| format!("{}: {m}", cats[s.cat].model.catalog))
-        })
-        .collect();
-    missing.sort();
-    for (i, p) in checks.iter_mut().enumerate() {
-        if p.state == State::Planned && (p.repair.is_some() || super::late::waits_for_captures(p)) {
-            p.late = Some(std::sync::Arc::new(super::late::Late {
-                def: defs[i],
-                ctx: std::mem::take(&mut contexts[i]),
-            }));
-        }
-    }
-    Some(Plan {
-        plan_version: PLAN_VERSION,
-        inputs,
-        topology: t.topology.clone(),
-        environment: req.environment.map(str::to_string),
-        providers,
-        catalogs: scopes
-            .iter()
-            .map(|s| PlanCatalog {
-                id: cats[s.cat].model.catalog.clone(),
-                provider: cats[s.cat].model.provider.as_str().into(),
-                file: cats[s.cat].doc.source.path.display().to_string(),
-                selected: s.selected,
-            })
-            .collect(),
-        waves,
-        checks,
-        missing_requirements: missing,
-    })
+    Some(waves)
 }
 
 /// One check instance to render.
