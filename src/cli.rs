@@ -13,7 +13,7 @@ use crate::exit::Exit;
     version,
     about = "Certify a test lab before a release is qualified on it"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Catalog root: catalogs and `topologies/` live here.
     #[arg(long, global = true, env = "LABCERT_CATALOGS", value_name = "DIR")]
     pub catalogs: Option<PathBuf>,
@@ -22,7 +22,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check catalogs and topologies: every syntax, schema and semantic error, located.
     Validate {
         /// Files or directories (default: the catalog root).
@@ -74,7 +74,7 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
@@ -83,7 +83,7 @@ pub struct PlanArgs {
 
 /// What to plan or certify: a topology, its providers and inputs.
 #[derive(clap::Args, Debug, Clone)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// Topology name (under `<catalogs>/topologies/`) or path.
     #[arg(long)]
     pub topology: String,
@@ -103,7 +103,7 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     /// The planner's request for these flags.
-    pub fn target(&self) -> crate::plan::Target {
+    pub(crate) fn target(&self) -> crate::plan::Target {
         crate::plan::Target {
             topology: self.topology.clone(),
             providers: self.providers.clone(),
@@ -115,7 +115,7 @@ impl TargetArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct QualifyArgs {
+pub(crate) struct QualifyArgs {
     /// The certification manifest preflight must accept first.
     #[arg(long, value_name = "FILE")]
     pub certification: PathBuf,
@@ -151,7 +151,7 @@ pub struct QualifyArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct PreflightArgs {
+pub(crate) struct PreflightArgs {
     /// The certification manifest.
     #[arg(long, value_name = "FILE")]
     pub certification: PathBuf,
@@ -174,7 +174,7 @@ pub struct PreflightArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct CertifyArgs {
+pub(crate) struct CertifyArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Where to write the manifest (atomically).
@@ -232,7 +232,7 @@ pub struct CertifyArgs {
 
 impl CertifyArgs {
     /// The certify request for these flags.
-    pub fn request(&self) -> crate::certify::Request {
+    pub(crate) fn request(&self) -> crate::certify::Request {
         crate::certify::Request {
             target: self.target.target(),
             out: self.out.clone(),
@@ -256,7 +256,7 @@ impl CertifyArgs {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     Text,
     Json,
     Mermaid,
@@ -264,7 +264,7 @@ pub enum PlanFormat {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum SchemaKind {
+pub(crate) enum SchemaKind {
     Catalog,
     Topology,
     Manifest,

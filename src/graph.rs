@@ -4,7 +4,7 @@
 
 /// Every elementary cycle found by a depth-first search, one per strongly connected
 /// component that has one, each as the path `[a, b, …]` where a needs b … needs a.
-pub fn cycles(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
+pub(crate) fn cycles(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
     let adj = adjacency(n, edges);
     let sccs = tarjan(n, &adj);
     let mut out = Vec::new();
@@ -121,7 +121,10 @@ fn tarjan(n: usize, adj: &[Vec<usize>]) -> Vec<Vec<usize>> {
 
 /// Execution waves: wave k holds the nodes whose longest chain of needs has length k.
 /// `Err` with the cycles when there are any.
-pub fn waves(n: usize, edges: &[(usize, usize)]) -> Result<Vec<Vec<usize>>, Vec<Vec<usize>>> {
+pub(crate) fn waves(
+    n: usize,
+    edges: &[(usize, usize)],
+) -> Result<Vec<Vec<usize>>, Vec<Vec<usize>>> {
     let adj = adjacency(n, edges);
     let mut dependents = vec![Vec::new(); n];
     let mut pending = vec![0usize; n];

@@ -6,7 +6,7 @@ use std::io::{ErrorKind, Write};
 use crate::error::Error;
 
 /// Writes `text` to stdout; an error if stdout failed for a reason other than a closed pipe.
-pub fn stdout(text: &str) -> Result<(), Error> {
+pub(crate) fn stdout(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     settle(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
 }
@@ -23,7 +23,7 @@ fn settle(r: std::io::Result<()>) -> Result<(), Error> {
 
 /// Writes `value` as pretty JSON to stdout as it is serialized (a large plan is never
 /// held twice in memory); the same error handling as [`stdout`].
-pub fn stdout_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
+pub(crate) fn stdout_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = serde_json::to_writer_pretty(&mut out, value)
         .map_err(std::io::Error::from)

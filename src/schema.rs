@@ -321,7 +321,7 @@ fn branch_types(context: &[Vec<ValidationError<'static>>], ptr: &str, fmt: Forma
                 match kind {
                     TypeKind::Single(t) => names.push(format!("{t:?}").to_lowercase()),
                     TypeKind::Multiple(ts) => {
-                        names.extend(ts.iter().map(|t| format!("{t:?}").to_lowercase()))
+                        names.extend(ts.iter().map(|t| format!("{t:?}").to_lowercase()));
                     }
                 }
             }

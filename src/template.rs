@@ -10,7 +10,7 @@ use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior};
 use serde_json::Value;
 
 /// Names minijinja provides itself; never "undefined" in a catalog.
-pub const BUILTINS: &[&str] = &[
+pub(crate) const BUILTINS: &[&str] = &[
     "range",
     "dict",
     "namespace",
@@ -25,7 +25,7 @@ pub const BUILTINS: &[&str] = &[
 ];
 
 /// The shared environment: strict undefined, plus the filters catalogs need.
-pub fn env() -> &'static Environment<'static> {
+pub(crate) fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -73,19 +73,19 @@ fn with(base: MjValue, kwargs: Kwargs) -> Result<MjValue, Error> {
 
 /// A template context under construction: top-level names to values. minijinja values
 /// are shared, so cloning a context copies pointers, not data.
-pub type Ctx = std::collections::BTreeMap<String, MjValue>;
+pub(crate) type Ctx = std::collections::BTreeMap<String, MjValue>;
 
 /// A context as the value templates render against.
-pub fn ctx_value(ctx: &Ctx) -> MjValue {
+pub(crate) fn ctx_value(ctx: &Ctx) -> MjValue {
     MjValue::from(ctx.clone())
 }
 
 /// A JSON value as a template context.
-pub fn to_ctx(v: Value) -> MjValue {
+pub(crate) fn to_ctx(v: Value) -> MjValue {
     MjValue::from(Serde(v))
 }
 
-pub fn is_template(s: &str) -> bool {
+pub(crate) fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
@@ -176,7 +176,7 @@ fn as_concat(s: &str) -> Option<String> {
 }
 
 /// Dotted names a template reads (`vars.url`, `item`), or its syntax error.
-pub fn names(s: &str) -> Result<BTreeSet<String>, Error> {
+pub(crate) fn names(s: &str) -> Result<BTreeSet<String>, Error> {
     let set = match whole_expression(s) {
         Some(e) => compiled(e)?.undeclared_variables(true),
         None => match as_concat(s).map(|c| compiled(&c)) {
@@ -189,7 +189,7 @@ pub fn names(s: &str) -> Result<BTreeSet<String>, Error> {
 }
 
 /// Dotted names an expression reads.
-pub fn expression_names(s: &str) -> Result<BTreeSet<String>, Error> {
+pub(crate) fn expression_names(s: &str) -> Result<BTreeSet<String>, Error> {
     Ok(compiled(expression_text(s))?
         .undeclared_variables(true)
         .into_iter()
@@ -197,7 +197,7 @@ pub fn expression_names(s: &str) -> Result<BTreeSet<String>, Error> {
 }
 
 /// Renders a string; a lone `{{ expr }}` keeps the expression's type (a list stays a list).
-pub fn render(s: &str, ctx: &MjValue) -> Result<Value, Error> {
+pub(crate) fn render(s: &str, ctx: &MjValue) -> Result<Value, Error> {
     if !is_template(s) {
         return Ok(Value::String(s.to_string()));
     }
@@ -219,7 +219,7 @@ pub fn render(s: &str, ctx: &MjValue) -> Result<Value, Error> {
 }
 
 /// Evaluates an expression to a truth value.
-pub fn truthy(s: &str, ctx: &MjValue) -> Result<bool, Error> {
+pub(crate) fn truthy(s: &str, ctx: &MjValue) -> Result<bool, Error> {
     let v = compiled(expression_text(s))?.eval(ctx)?;
     if v.is_undefined() {
         return Err(Error::new(
@@ -228,26 +228,6 @@ pub fn truthy(s: &str, ctx: &MjValue) -> Result<bool, Error> {
         ));
     }
     Ok(v.is_true())
-}
-
-/// Renders every string inside a JSON value.
-pub fn render_value(v: &Value, ctx: &MjValue) -> Result<Value, Error> {
-    Ok(match v {
-        Value::String(s) => render(s, ctx)?,
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| render_value(x, ctx))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(m) => {
-            let mut out = serde_json::Map::with_capacity(m.len());
-            for (k, x) in m {
-                out.insert(k.clone(), render_value(x, ctx)?);
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    })
 }
 
 #[cfg(test)]

@@ -99,30 +99,27 @@ pub fn load_source(source: Arc<Source>, diags: &mut Diagnostics) -> Option<Loade
     let format = source.format;
     let before = diags.error_count();
     let doc = load::parse(source.clone(), diags)?;
-    let kind = match kind_of(&doc.value, path) {
-        Some(k) => k,
-        None => {
-            let (label, help) = match format {
-                Format::Yaml => (
-                    "expected a top-level `catalog:` or `topology:` key",
-                    "start a catalog with `catalog: <id>`, a topology with `topology: <name>`",
-                ),
-                Format::Toml => (
-                    "expected a top-level `catalog =` or `topology =` key",
-                    "start a catalog with `catalog = \"<id>\"`, a topology with `topology = \"<name>\"`",
-                ),
-            };
-            diags.push(
-                Diagnostic::error(
-                    Code::UnknownFileKind,
-                    "cannot tell whether this is a catalog or a topology",
-                )
-                .at(&source, doc.spans.first_key_span("").unwrap_or(0..0))
-                .label(label)
-                .help(help),
-            );
-            return None;
-        }
+    let Some(kind) = kind_of(&doc.value, path) else {
+        let (label, help) = match format {
+            Format::Yaml => (
+                "expected a top-level `catalog:` or `topology:` key",
+                "start a catalog with `catalog: <id>`, a topology with `topology: <name>`",
+            ),
+            Format::Toml => (
+                "expected a top-level `catalog =` or `topology =` key",
+                "start a catalog with `catalog = \"<id>\"`, a topology with `topology = \"<name>\"`",
+            ),
+        };
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownFileKind,
+                "cannot tell whether this is a catalog or a topology",
+            )
+            .at(&source, doc.spans.first_key_span("").unwrap_or(0..0))
+            .label(label)
+            .help(help),
+        );
+        return None;
     };
     let bad = schema::check(&doc, kind, diags);
     let schema_errors = diags.error_count() > before;

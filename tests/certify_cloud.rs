@@ -513,7 +513,7 @@ fn azure_expired_refresh_token_passes_the_cached_account_but_blocks_the_token() 
             st["token_error"] = json!(
                 "AADSTS700082: The refresh token has expired due to inactivity. The token was \
                  issued on 2025-01-01T00:00:00Z and was inactive for 90.00:00:00."
-            )
+            );
         },
         &[],
     );

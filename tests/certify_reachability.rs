@@ -25,6 +25,9 @@
 //! link to the test's own namespace. Needs root, iproute2, nftables, dnsmasq, openssh-server,
 //! curl and iputils-ping (`scripts/test.sh` installs them).
 
+// Test-support modules are private to this crate; their `pub` is for its files.
+#![allow(unreachable_pub)]
+
 // The netlab's HTTPS cloud API uses the test CA.
 #[allow(dead_code)]
 #[path = "support/https.rs"]

@@ -2,6 +2,9 @@
 //! checks over one verified connection, exit codes and stderr judged, and a host whose key
 //! is not the known one is blocked before anything runs.
 
+// Test-support modules are private to this crate; their `pub` is for its files.
+#![allow(unreachable_pub)]
+
 mod common;
 #[allow(dead_code)]
 #[path = "support/manifest.rs"]

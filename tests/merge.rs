@@ -1,6 +1,9 @@
 //! `labcert merge`: certifications of one lab made by separate runs (PVE and cloud in
 //! separate CI jobs) become one; conflicts are refused with a clear error.
 
+// Test-support modules are private to this crate; their `pub` is for its files.
+#![allow(unreachable_pub)]
+
 mod common;
 #[allow(dead_code)]
 #[path = "support/manifest.rs"]

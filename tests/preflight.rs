@@ -84,7 +84,7 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
             |m| {
                 edit(m, |v| {
                     v.as_object_mut().unwrap().remove("id");
-                })
+                });
             },
             vec![],
             2,
@@ -142,7 +142,7 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
                     let s = &mut v["summary"];
                     s["total"] = json!(s["total"].as_u64().unwrap() - 1);
                     s["pass"] = json!(s["pass"].as_u64().unwrap() - 1);
-                })
+                });
             },
             vec![],
             1,
@@ -161,7 +161,7 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
                 edit(m, |v| {
                     v["finishedAt"] = json!(rfc3339(3600));
                     v["createdAt"] = json!(rfc3339(3600));
-                })
+                });
             },
             vec![],
             1,
@@ -203,7 +203,7 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
                         .as_array_mut()
                         .unwrap()
                         .retain(|g| g["id"] != "network");
-                })
+                });
             },
             vec![],
             1,
@@ -220,7 +220,7 @@ fn every_unfit_certification_is_no_go_with_its_reason() {
                     v["summary"]["pass"] = json!(v["summary"]["pass"].as_u64().unwrap() - 1);
                     v["summary"]["fail"] = json!(1);
                     v["summary"]["requiredFail"] = json!(1);
-                })
+                });
             },
             vec![],
             1,

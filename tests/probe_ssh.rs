@@ -1,6 +1,9 @@
 //! The `ssh` probe against a real OpenSSH `sshd` started by each test on 127.0.0.1
 //! (installed by `scripts/test.sh`; the guard lives in `tests/support/sshd.rs`).
 
+// Test-support modules are private to this crate; their `pub` is for its files.
+#![allow(unreachable_pub)]
+
 #[allow(dead_code)]
 #[path = "support/sshd.rs"]
 mod sshd;
@@ -393,7 +396,7 @@ async fn a_reset_connection_is_replaced_once() {
             Some(e) if e.reason == "connection_lost" => lost += 1,
             None => {
                 assert_eq!(o.stdout, "late\n");
-                rerun += 1
+                rerun += 1;
             }
             Some(e) => panic!("unexpected: {e:?}"),
         }

@@ -2,6 +2,9 @@
 //! lists the waivers and expires no later than the earliest used; an expired waiver waives
 //! nothing and says so.
 
+// Test-support modules are private to this crate; their `pub` is for its files.
+#![allow(unreachable_pub)]
+
 mod common;
 #[allow(dead_code)]
 #[path = "support/manifest.rs"]

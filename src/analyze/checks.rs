@@ -36,7 +36,7 @@ impl Ctx<'_> {
     }
 }
 
-pub fn check(c: &LoadedCatalog, diags: &mut Diagnostics) {
+pub(super) fn check(c: &LoadedCatalog, diags: &mut Diagnostics) {
     let mut cx = Ctx { c, diags };
     let m = &c.model;
     concurrency(
@@ -447,7 +447,7 @@ fn jmespath(cx: &mut Ctx<'_>, q: &str, ptr: &str) {
 }
 
 /// Why a regular expression does not compile, in one line; `None` when it does.
-pub fn regex_problem(re: &str) -> Option<String> {
+pub(crate) fn regex_problem(re: &str) -> Option<String> {
     let e = regex::Regex::new(re).err()?;
     let why = e.to_string();
     let last = why

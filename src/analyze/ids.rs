@@ -6,7 +6,7 @@ use super::index::valid_id;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::workspace::LoadedCatalog;
 
-pub fn check(cats: &[LoadedCatalog], diags: &mut Diagnostics) {
+pub(super) fn check(cats: &[LoadedCatalog], diags: &mut Diagnostics) {
     let mut catalog_ids: HashMap<&str, &LoadedCatalog> = HashMap::new();
     for c in cats {
         let doc = &c.doc;

@@ -136,7 +136,7 @@ impl Index {
 }
 
 /// Splits `group.check[pve1]` into the reference and its optional instance selector.
-pub fn split_selector(need: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_selector(need: &str) -> (&str, Option<&str>) {
     match need.find('[') {
         Some(i) if need.ends_with(']') => (&need[..i], Some(&need[i + 1..need.len() - 1])),
         _ => (need, None),
@@ -144,7 +144,7 @@ pub fn split_selector(need: &str) -> (&str, Option<&str>) {
 }
 
 /// Ids: letters, digits, `-` and `_`, starting with a letter or digit.
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')

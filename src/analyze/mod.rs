@@ -3,18 +3,18 @@
 
 mod checks;
 mod ids;
-pub mod index;
+pub(crate) mod index;
 mod needs;
-pub mod secrets;
+pub(crate) mod secrets;
 mod templates;
-pub mod topology;
+pub(crate) mod topology;
 
 use crate::diag::Diagnostics;
 use crate::workspace::LoadedCatalog;
 
-pub use checks::regex_problem;
-pub use index::{DefId, Index, Target};
-pub use needs::{Need, name as index_name};
+pub(crate) use checks::regex_problem;
+pub(crate) use index::{DefId, Index, Target};
+pub(crate) use needs::{Need, name as index_name};
 
 /// What analysis learned that planning reuses.
 pub struct Analysis {
@@ -24,11 +24,11 @@ pub struct Analysis {
 }
 
 /// JSON pointer of a check definition inside its catalog document.
-pub fn check_pointer(d: DefId) -> String {
+pub(crate) fn check_pointer(d: DefId) -> String {
     format!("/groups/{}/checks/{}", d.group, d.check)
 }
 
-pub fn analyze(cats: &[LoadedCatalog], diags: &mut Diagnostics) -> Analysis {
+pub(crate) fn analyze(cats: &[LoadedCatalog], diags: &mut Diagnostics) -> Analysis {
     ids::check(cats, diags);
     let index = Index::new(cats);
     let needs = needs::resolve(cats, &index, diags);

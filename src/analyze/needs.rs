@@ -19,7 +19,7 @@ pub struct Need {
     pub pointer: String,
 }
 
-pub fn resolve(
+pub(super) fn resolve(
     cats: &[LoadedCatalog],
     index: &Index,
     diags: &mut Diagnostics,
@@ -165,7 +165,7 @@ fn self_and_cycles(
 }
 
 /// `catalog.group.check`.
-pub fn name(cats: &[LoadedCatalog], d: DefId) -> String {
+pub(crate) fn name(cats: &[LoadedCatalog], d: DefId) -> String {
     let c = &cats[d.cat].model;
     let g = &c.groups[d.group];
     format!("{}.{}.{}", c.catalog, g.id, g.checks[d.check].id)

@@ -5,7 +5,7 @@ use crate::load::Document;
 use crate::template::is_template;
 use crate::workspace::LoadedCatalog;
 
-pub const SCHEMES: &[&str] = &["env", "file", "command"];
+pub(crate) const SCHEMES: &[&str] = &["env", "file", "command"];
 
 /// Header names whose values are credentials.
 const SECRET_HEADERS: &[&str] = &[
@@ -18,14 +18,14 @@ const SECRET_HEADERS: &[&str] = &[
 
 /// A parsed secret reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretRef {
+pub(crate) enum SecretRef {
     Env(String),
     File(String),
     Command(String),
 }
 
 /// Reads `env:NAME`, `file:PATH` or `command:CMD`; the error says which problem it is.
-pub fn parse(text: &str) -> Result<SecretRef, Code> {
+pub(crate) fn parse(text: &str) -> Result<SecretRef, Code> {
     let Some((scheme, rest)) = text.split_once(':') else {
         return Err(Code::LiteralSecret);
     };
@@ -47,7 +47,7 @@ pub fn parse(text: &str) -> Result<SecretRef, Code> {
 }
 
 /// Reports a value that must be a secret reference but is not.
-pub fn check_ref(doc: &Document, text: &str, ptr: &str, diags: &mut Diagnostics) {
+pub(crate) fn check_ref(doc: &Document, text: &str, ptr: &str, diags: &mut Diagnostics) {
     let Err(code) = parse(text) else { return };
     let span = doc.spans.value_span(ptr);
     let d = if code == Code::LiteralSecret {
@@ -83,7 +83,7 @@ fn mask(text: &str) -> String {
     }
 }
 
-pub fn check_catalog(c: &LoadedCatalog, diags: &mut Diagnostics) {
+pub(crate) fn check_catalog(c: &LoadedCatalog, diags: &mut Diagnostics) {
     let doc = &c.doc;
     for (name, s) in &c.model.secrets {
         if let Some(def) = &s.default {

@@ -14,7 +14,7 @@ use crate::model::shapes::ForEach;
 use crate::template::{self, BUILTINS};
 use crate::workspace::LoadedCatalog;
 
-pub const ENV_FIELDS: &[&str] = &["environment", "topology", "providers"];
+pub(super) const ENV_FIELDS: &[&str] = &["environment", "topology", "providers"];
 
 /// Names visible at one place in a catalog.
 type Captured<'a> = HashMap<&'a str, Vec<&'a str>>;
@@ -30,7 +30,7 @@ struct Scope<'a> {
     steps: Option<HashMap<String, Vec<String>>>,
 }
 
-pub fn check(
+pub(super) fn check(
     cats: &[LoadedCatalog],
     ci: usize,
     index: &Index,

@@ -11,7 +11,11 @@ use crate::model::VarType;
 use crate::source::escape_token;
 use crate::workspace::{LoadedCatalog, LoadedTopology};
 
-pub fn check(t: &LoadedTopology, cats: &HashMap<&str, &LoadedCatalog>, diags: &mut Diagnostics) {
+pub(crate) fn check(
+    t: &LoadedTopology,
+    cats: &HashMap<&str, &LoadedCatalog>,
+    diags: &mut Diagnostics,
+) {
     let doc = &t.doc;
     for (name, binding) in &t.model.catalogs {
         let bp = format!("/catalogs/{}", escape_token(name));
@@ -140,7 +144,7 @@ fn sorted<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 }
 
 /// Whether a bound value has the declared type. Templates are checked when rendered.
-pub fn fits(kind: VarType, v: &Value) -> bool {
+pub(crate) fn fits(kind: VarType, v: &Value) -> bool {
     if v.as_str().is_some_and(crate::template::is_template) {
         return true;
     }
@@ -155,7 +159,7 @@ pub fn fits(kind: VarType, v: &Value) -> bool {
     }
 }
 
-pub fn value_kind(v: &Value) -> &'static str {
+pub(crate) fn value_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing (null)",
         Value::Bool(_) => "a boolean",
@@ -167,7 +171,7 @@ pub fn value_kind(v: &Value) -> &'static str {
     }
 }
 
-pub fn kind_name(k: VarType) -> &'static str {
+pub(crate) fn kind_name(k: VarType) -> &'static str {
     match k {
         VarType::String => "a string",
         VarType::Integer => "an integer",

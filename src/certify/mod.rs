@@ -12,7 +12,7 @@ mod reporters;
 mod request;
 mod setup;
 
-pub use request::Request;
+pub(crate) use request::Request;
 
 use crate::diag::{Diagnostics, render as render_diag};
 use crate::error::{Error, Outcome};
@@ -25,12 +25,12 @@ use crate::run::{self, Cancel, CheckResult, Options, Reporter};
 use crate::validate::Set;
 use crate::workspace::LoadedCatalog;
 
-pub fn run(args: &Request, root: &Path) -> Outcome {
+pub(crate) fn run(args: &Request, root: &Path) -> Outcome {
     certify(args, root, Arc::new(Live::new(args.ssh_channels)))
 }
 
 /// Runs a certification with `prober`; `Err` is unusable input (exit 2).
-pub fn certify(args: &Request, root: &Path, prober: Arc<dyn Prober>) -> Outcome {
+pub(crate) fn certify(args: &Request, root: &Path, prober: Arc<dyn Prober>) -> Outcome {
     let environment = check_request(args)?;
     let (plan, set) = plan_target(args, root)?;
     let setup = setup::prepare(args, &set, &plan, prober)?;

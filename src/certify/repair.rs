@@ -36,7 +36,7 @@ fn number(i: usize) -> u32 {
     u32::try_from(i + 1).unwrap_or(u32::MAX)
 }
 
-pub struct Steps {
+pub(super) struct Steps {
     pub cats: Arc<Vec<LoadedCatalog>>,
     pub prober: Arc<dyn Prober>,
     pub secrets: Arc<Secrets>,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::plan::Target;
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub target: Target,
     /// The manifest to write.
     pub out: PathBuf,

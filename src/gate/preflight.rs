@@ -264,7 +264,7 @@ fn catalog_rules(
                             pc.id,
                             g.id,
                             st.as_str()
-                        ))
+                        ));
                     }
                 }
             }

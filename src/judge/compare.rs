@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// A number read from a number, a numeric string (`"9000"`), or a boolean (as 0/1).
-pub fn as_number(v: &Value) -> Option<f64> {
+pub(crate) fn as_number(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
@@ -32,7 +32,7 @@ fn as_bool(v: &Value) -> Option<bool> {
 
 /// Equality with coercion: numbers by value across strings and numbers, booleans against
 /// 0/1 and "1"/"0", lists and maps element by element; everything else exactly.
-pub fn loosely_equal(a: &Value, b: &Value) -> bool {
+pub(crate) fn loosely_equal(a: &Value, b: &Value) -> bool {
     if a == b {
         return true;
     }
@@ -48,9 +48,8 @@ pub fn loosely_equal(a: &Value, b: &Value) -> bool {
                 && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| loosely_equal(v, w)))
         }
-        (Value::Number(_), Value::String(_))
-        | (Value::String(_), Value::Number(_))
-        | (Value::Number(_), Value::Number(_)) => {
+        (Value::Number(_), Value::String(_) | Value::Number(_))
+        | (Value::String(_), Value::Number(_)) => {
             matches!((as_number(a), as_number(b)), (Some(x), Some(y)) if x == y)
         }
         _ => false,

@@ -40,7 +40,7 @@ fn list(v: &Value) -> Vec<Value> {
 }
 
 /// Applies the single matcher set in `m` (analysis guarantees there is exactly one).
-pub fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
+pub(super) fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
     if let Some(x) = m.equals.as_deref() {
         return done("equals", x.clone(), actual, loosely_equal(actual, x), None);
     }

@@ -10,9 +10,7 @@ use serde_json::Value;
 
 use crate::model::expect::{Expect, Matcher};
 
-pub use compare::{as_number, loosely_equal};
-
-pub use crate::probe::Observation;
+pub(crate) use crate::probe::Observation;
 
 /// One expectation's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,7 +27,7 @@ pub struct ExpectationResult {
 }
 
 /// Judges one expectation. Never panics; a bad query or value is a failed result that says so.
-pub fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
+pub(crate) fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
     if let Some(codes) = &e.status {
         let actual = obs.status.map(Value::from).unwrap_or(Value::Null);
         let passed = obs.status.is_some_and(|s| codes.0.contains(&s));
@@ -100,7 +98,7 @@ pub fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
 }
 
 /// One line for a person: `query matcher: expected X, got Y — message`.
-pub fn describe(
+pub(crate) fn describe(
     query: Option<&str>,
     matcher: &str,
     expected: &Value,
@@ -124,7 +122,7 @@ pub fn describe(
 }
 
 /// A value on one line, cut to a readable length.
-pub fn short(v: &Value) -> String {
+pub(crate) fn short(v: &Value) -> String {
     let text = match v {
         Value::String(s) => format!("{s:?}"),
         other => other.to_string(),
@@ -150,7 +148,7 @@ impl ExpectationResult {
 }
 
 /// Runs a JMESPath query over a JSON value.
-pub fn query(q: &str, data: &Value) -> Result<Value, String> {
+pub(crate) fn query(q: &str, data: &Value) -> Result<Value, String> {
     let expr = jmespath::compile(q).map_err(|e| format!("invalid JMESPath `{q}`: {}", e.reason))?;
     let var = jmespath::Variable::try_from(data.clone()).map_err(|e| e.to_string())?;
     let found = expr

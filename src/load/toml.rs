@@ -8,7 +8,7 @@ use toml::de::{DeTable, DeValue};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::{Loc, NodeId, Source, SpanMap};
 
-pub fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
+pub(super) fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
     let (doc, errors) = DeTable::parse_recoverable(&source.text);
     if !errors.is_empty() {
         // Recovery can report the same problem twice at one spot; say it once.

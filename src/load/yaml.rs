@@ -12,7 +12,7 @@ use serde_json::{Map, Number, Value};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::{Loc, NodeId, Source, SpanMap};
 
-pub fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
+pub(super) fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
     let text = &source.text;
     let mut b = Builder {
         source,

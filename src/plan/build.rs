@@ -778,7 +778,7 @@ fn planned(
                         format!("{}: {}", p.id, why.1),
                     ));
                 }
-                p.expect.push(v)
+                p.expect.push(v);
             }
             Err(err) => fail(format!("{base}/expect/{i}"), err),
         }

@@ -18,7 +18,7 @@ type Layer = Arc<Vec<(String, MjValue)>>;
 
 /// The `checks` name of one check's template context.
 #[derive(Debug)]
-pub struct Captures {
+pub(super) struct Captures {
     layers: Vec<Layer>,
 }
 
@@ -62,13 +62,18 @@ impl Object for Captures {
 
 /// Builds the `checks` value for each check definition, sharing group layers.
 #[derive(Default)]
-pub struct Builder {
+pub(super) struct Builder {
     per_target: HashMap<DefId, MjValue>,
     per_group: HashMap<(usize, usize), Layer>,
 }
 
 impl Builder {
-    pub fn for_check(&mut self, cats: &[LoadedCatalog], analysis: &Analysis, d: DefId) -> MjValue {
+    pub(super) fn for_check(
+        &mut self,
+        cats: &[LoadedCatalog],
+        analysis: &Analysis,
+        d: DefId,
+    ) -> MjValue {
         let needs = analysis
             .needs
             .get(&d)

@@ -6,13 +6,13 @@ use crate::model::shapes::{ForEach, ListSource};
 use crate::template::{self, Ctx, ctx_value, to_ctx};
 
 /// One instance of a check: its id suffix and the loop variables it binds.
-pub struct Instance {
+pub(super) struct Instance {
     pub suffix: Option<String>,
     pub bindings: Map<String, Value>,
 }
 
 /// Expands a check's `for_each` against `base` (the context without loop variables).
-pub fn expand(for_each: Option<&ForEach>, base: &Ctx) -> Result<Vec<Instance>, String> {
+pub(super) fn expand(for_each: Option<&ForEach>, base: &Ctx) -> Result<Vec<Instance>, String> {
     let Some(fe) = for_each else {
         return Ok(vec![Instance {
             suffix: None,
@@ -95,7 +95,7 @@ fn list(src: &ListSource, ctx: &minijinja::Value, what: &str) -> Result<Vec<Valu
 }
 
 /// A readable id for an item: its text, or its `id`/`name`/`iface`/`node`/`host`/`vmid` field.
-pub fn derive_id(item: &Value) -> String {
+pub(super) fn derive_id(item: &Value) -> String {
     match item {
         Value::String(s) => s.clone(),
         Value::Number(_) | Value::Bool(_) => item.to_string(),

@@ -165,7 +165,7 @@ async fn run_inner(cmd: &Command, limits: Limits) -> Observation {
             obs.error = Some(ProbeError {
                 reason: "spawn".into(),
                 message: format!("waiting for `{program}`: {e}"),
-            })
+            });
         }
     }
     obs.json = serde_json::from_str(obs.stdout.trim()).ok();

@@ -16,16 +16,16 @@ use sha2::{Digest, Sha256};
 
 /// A SHA-256 certificate fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint(pub [u8; 32]);
+pub(super) struct Fingerprint(pub [u8; 32]);
 
 impl Fingerprint {
     /// The fingerprint of a DER-encoded certificate.
-    pub fn of(der: &[u8]) -> Fingerprint {
+    pub(super) fn of(der: &[u8]) -> Fingerprint {
         Fingerprint(Sha256::digest(der).into())
     }
 
     /// Parses colon hex (`AB:CD:…`, as Proxmox shows it) or plain hex, in either case.
-    pub fn parse(text: &str) -> Result<Fingerprint, String> {
+    pub(super) fn parse(text: &str) -> Result<Fingerprint, String> {
         let hex: String = text.trim().chars().filter(|c| *c != ':').collect();
         let bad = || format!("`{text}` is not a SHA-256 fingerprint (64 hex digits, `AB:CD:…`)");
         if hex.len() != 64 || !hex.is_ascii() {
@@ -54,7 +54,7 @@ impl fmt::Display for Fingerprint {
 
 /// The server presented a certificate other than the pinned one.
 #[derive(Debug)]
-pub struct PinMismatch {
+pub(super) struct PinMismatch {
     pub expected: Fingerprint,
     pub presented: Fingerprint,
 }
@@ -73,13 +73,13 @@ impl std::error::Error for PinMismatch {}
 
 /// Accepts exactly the pinned end-entity certificate; verifies handshake signatures normally.
 #[derive(Debug)]
-pub struct PinnedCert {
+pub(super) struct PinnedCert {
     expected: Fingerprint,
     provider: Arc<CryptoProvider>,
 }
 
 impl PinnedCert {
-    pub fn new(expected: Fingerprint, provider: Arc<CryptoProvider>) -> PinnedCert {
+    pub(super) fn new(expected: Fingerprint, provider: Arc<CryptoProvider>) -> PinnedCert {
         PinnedCert { expected, provider }
     }
 }
@@ -143,7 +143,7 @@ impl ServerCertVerifier for PinnedCert {
 
 /// A rustls client configuration trusting only the pinned certificate, offering h2 and
 /// HTTP/1.1 via ALPN.
-pub fn client_config(expected: Fingerprint) -> Result<rustls::ClientConfig, Error> {
+pub(super) fn client_config(expected: Fingerprint) -> Result<rustls::ClientConfig, Error> {
     let provider = CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub struct Limits {
+pub(super) struct Limits {
     global: Arc<Semaphore>,
     /// `catalog/name` → its semaphore.
     groups: HashMap<String, Arc<Semaphore>>,
@@ -17,10 +17,10 @@ pub struct Limits {
 }
 
 /// Permits held while a check runs; dropped when it ends.
-pub struct Permits(#[allow(dead_code)] Vec<OwnedSemaphorePermit>);
+pub(super) struct Permits(#[allow(dead_code)] Vec<OwnedSemaphorePermit>);
 
 impl Limits {
-    pub fn new(
+    pub(super) fn new(
         jobs: usize,
         per_endpoint: usize,
         per_ssh_host: usize,
@@ -40,7 +40,7 @@ impl Limits {
 
     /// Waits for every permit the check needs, always in the same order (group, endpoint,
     /// global) so that no two checks can wait on each other.
-    pub async fn acquire(&self, group: Option<&str>, endpoint: Option<&str>) -> Permits {
+    pub(super) async fn acquire(&self, group: Option<&str>, endpoint: Option<&str>) -> Permits {
         let mut held = Vec::with_capacity(3);
         if let Some(s) = group.and_then(|g| self.groups.get(g)) {
             held.push(permit(s.clone()).await);

@@ -1,6 +1,6 @@
 //! Running the real binary from the repository root, with output made stable.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

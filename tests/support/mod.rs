@@ -2,7 +2,7 @@
 //! HTTP) server with a throw-away CA, and a `dnsmasq` serving a small `lab.test` zone.
 //! Each test crate uses only some of it.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod cloud;
 pub mod demo;

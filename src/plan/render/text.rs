@@ -92,7 +92,7 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// One line per probe kind, the way an operator would say it.
-pub fn probe_line(p: &Value) -> String {
+pub(super) fn probe_line(p: &Value) -> String {
     let spec = p.get("spec").cloned().unwrap_or(Value::Null);
     let via = p
         .get("use")

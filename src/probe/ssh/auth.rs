@@ -21,7 +21,10 @@ pub(super) enum Credentials {
 
 impl Credentials {
     /// The route's identity file, read and decrypted now, else the agent socket.
-    pub async fn load(route: &Route, agent: Option<&Path>) -> Result<Credentials, ProbeError> {
+    pub(super) async fn load(
+        route: &Route,
+        agent: Option<&Path>,
+    ) -> Result<Credentials, ProbeError> {
         match (&route.identity, agent) {
             (Some(path), _) => {
                 let key = read_key(path.clone(), route.passphrase.clone()).await?;

@@ -21,7 +21,7 @@ impl Default for Budget {
 
 impl Budget {
     /// A check that ends at `deadline` may wait for the attempt until then.
-    pub fn extend(&self, deadline: Instant) {
+    pub(super) fn extend(&self, deadline: Instant) {
         let mut d = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *d = (*d).max(deadline);
     }
@@ -32,7 +32,7 @@ impl Budget {
 
     /// Runs `fut` until it finishes (`Some`) or the budget, as extended meanwhile, is spent
     /// (`None`).
-    pub async fn run<F: Future>(&self, fut: F) -> Option<F::Output> {
+    pub(super) async fn run<F: Future>(&self, fut: F) -> Option<F::Output> {
         let mut fut = std::pin::pin!(fut);
         loop {
             let deadline = self.get();

@@ -31,7 +31,7 @@ pub(super) struct Session {
 
 impl Session {
     /// Whether the connection is gone (reset, closed by the server, keepalive timeout).
-    pub fn is_closed(&self) -> bool {
+    pub(super) fn is_closed(&self) -> bool {
         self.handle.is_closed()
     }
 }

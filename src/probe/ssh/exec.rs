@@ -128,10 +128,10 @@ async fn drive(
     loop {
         match ch.wait().await {
             Some(ChannelMsg::Data { data }) => {
-                keep(&mut cap.stdout, &mut cap.stdout_truncated, cap.cap, &data)
+                keep(&mut cap.stdout, &mut cap.stdout_truncated, cap.cap, &data);
             }
             Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                keep(&mut cap.stderr, &mut cap.stderr_truncated, cap.cap, &data)
+                keep(&mut cap.stderr, &mut cap.stderr_truncated, cap.cap, &data);
             }
             Some(ChannelMsg::ExitStatus { exit_status }) => cap.exit = Some(exit_status),
             Some(ChannelMsg::ExitSignal { signal_name, .. }) => cap.signal = Some(signal_name),
@@ -222,7 +222,7 @@ impl Capture {
                     obs.error = Some(fail(
                         Reason::Signal,
                         format!("the command was killed by SIG{}", name(sig)),
-                    ))
+                    ));
                 }
             },
             (None, Some(code)) => obs.exit = Some(code as i32),
@@ -230,7 +230,7 @@ impl Capture {
                 obs.error = Some(fail(
                     Reason::Ssh,
                     "the server closed the channel without an exit status".into(),
-                ))
+                ));
             }
         }
         obs

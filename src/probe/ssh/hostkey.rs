@@ -25,7 +25,7 @@ pub(super) enum Trust {
 
 impl Trust {
     /// The pin when given, else the `known_hosts` entries for the hop, read now.
-    pub fn load(
+    pub(super) fn load(
         pin: Option<Fingerprint>,
         known_hosts: &Path,
         hop: &Endpoint,
@@ -48,7 +48,7 @@ impl Trust {
     /// Host key algorithms in the order to offer them: those `known_hosts` has a key of
     /// first, so a server with several host keys presents the one we can check (as OpenSSH
     /// does).
-    pub fn preferred(&self) -> Vec<Algorithm> {
+    pub(super) fn preferred(&self) -> Vec<Algorithm> {
         let all = russh::Preferred::DEFAULT.key.to_vec();
         let Trust::KnownHosts { recorded, .. } = self else {
             return all;
@@ -60,7 +60,7 @@ impl Trust {
     }
 
     /// Accepts the presented key or says, with fingerprints, why not.
-    pub fn verify(&self, hop: &Endpoint, key: &PublicKey) -> Result<(), String> {
+    pub(super) fn verify(&self, hop: &Endpoint, key: &PublicKey) -> Result<(), String> {
         let address = hop.address();
         let presented = format!(
             "{} key {}",

@@ -40,7 +40,7 @@ pub(super) struct Place<'a> {
 }
 
 impl Limit {
-    pub fn new(max: usize) -> Limit {
+    pub(super) fn new(max: usize) -> Limit {
         let max = max.max(1);
         Limit {
             permits: Semaphore::new(max),
@@ -54,7 +54,7 @@ impl Limit {
     }
 
     /// Waits for a place (bounded by the callers' deadlines: every holder has one).
-    pub async fn place(&self) -> Option<Place<'_>> {
+    pub(super) async fn place(&self) -> Option<Place<'_>> {
         let permit = self.permits.acquire().await.ok()?;
         Some(Place {
             limit: self,
@@ -64,13 +64,13 @@ impl Limit {
     }
 
     /// The limit now.
-    pub fn now(&self) -> usize {
+    pub(super) fn now(&self) -> usize {
         self.level().now
     }
 
     /// Resolves when one of this connection's channels ends. Create it before looking at
     /// anything it should cover.
-    pub fn closed(&self) -> Notified<'_> {
+    pub(super) fn closed(&self) -> Notified<'_> {
         self.closed.notified()
     }
 
@@ -81,7 +81,7 @@ impl Limit {
 
 impl Place<'_> {
     /// The server opened the channel.
-    pub fn opened(&mut self) {
+    pub(super) fn opened(&mut self) {
         self.open = true;
         let limit = self.limit;
         let mut l = limit.level();
@@ -95,7 +95,7 @@ impl Place<'_> {
 
     /// The server refused the channel as over its session limit: this place goes away,
     /// unless it is the last one.
-    pub fn refused(mut self) {
+    pub(super) fn refused(mut self) {
         let mut l = self.limit.level();
         l.streak = 0;
         if l.now > 1

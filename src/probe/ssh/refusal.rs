@@ -30,13 +30,13 @@ pub(super) struct Refusals {
 }
 
 impl Refusals {
-    pub fn add(&mut self, why: ChannelOpenFailure) {
+    pub(super) fn add(&mut self, why: ChannelOpenFailure) {
         self.count += 1;
         self.last = Some(why);
     }
 
     /// Waits before asking again; `false` when the deadline has passed.
-    pub async fn pause(&self, limit: &Limit, deadline: Instant) -> bool {
+    pub(super) async fn pause(&self, limit: &Limit, deadline: Instant) -> bool {
         let closed = limit.closed();
         let doubling = FIRST.saturating_mul(1 << self.count.min(16));
         let pause = jitter(doubling.min(LONGEST));
@@ -52,7 +52,7 @@ impl Refusals {
     }
 
     /// The check's deadline passed with every channel refused.
-    pub fn error(&self, host: &Endpoint, limit: &Limit, timeout: Duration) -> ProbeError {
+    pub(super) fn error(&self, host: &Endpoint, limit: &Limit, timeout: Duration) -> ProbeError {
         let last = self.last.as_ref().map(error::describe).unwrap_or_default();
         fail(
             Reason::SessionsRefused,
@@ -68,7 +68,7 @@ impl Refusals {
     }
 
     /// No channel of the connection came free before the deadline.
-    pub fn busy(&self, host: &Endpoint, limit: &Limit, timeout: Duration) -> ProbeError {
+    pub(super) fn busy(&self, host: &Endpoint, limit: &Limit, timeout: Duration) -> ProbeError {
         if self.count > 0 {
             return self.error(host, limit, timeout);
         }
@@ -83,7 +83,7 @@ impl Refusals {
     }
 
     /// The deadline passed while the server had not yet answered a channel open.
-    pub fn unopened(&self, host: &Endpoint, limit: &Limit, timeout: Duration) -> ProbeError {
+    pub(super) fn unopened(&self, host: &Endpoint, limit: &Limit, timeout: Duration) -> ProbeError {
         if self.count > 0 {
             return self.error(host, limit, timeout);
         }

@@ -40,7 +40,7 @@ pub(super) struct Endpoint {
 
 impl Route {
     /// The host the command runs on.
-    pub fn host(&self) -> &Endpoint {
+    pub(super) fn host(&self) -> &Endpoint {
         // `from_spec` always pushes the target host last.
         &self.hops[self.hops.len() - 1]
     }
@@ -67,7 +67,7 @@ impl fmt::Display for Endpoint {
 
 impl Endpoint {
     /// `host:port`, with an IPv6 address in brackets.
-    pub fn address(&self) -> String {
+    pub(super) fn address(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -78,7 +78,7 @@ impl Endpoint {
 
 impl Target {
     /// Reads a rendered spec; a value that cannot work is a `usage` error.
-    pub fn from_spec(spec: &Ssh) -> Result<Target, ProbeError> {
+    pub(super) fn from_spec(spec: &Ssh) -> Result<Target, ProbeError> {
         let user = spec.user.clone().unwrap_or_else(default_user);
         let port = match &spec.port {
             None => 22,

@@ -213,7 +213,7 @@ fn vm_route(
             };
             ok(st.spawn(node, kind, vmid, effect).into())
         }
-        ("POST", ["agent", cmd]) | ("GET", ["agent", cmd]) => {
+        ("POST" | "GET", ["agent", cmd]) => {
             agent::available(vm, boot_delay)?;
             ok(agent::result(vm, cmd))
         }

@@ -20,7 +20,7 @@ const HOLD: Duration = Duration::from_millis(15);
 
 /// One scripted answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
+pub(super) enum Answer {
     /// Exit 0 (HTTP 200).
     Pass,
     /// Exit 1: a readable wrong answer.
@@ -37,14 +37,14 @@ pub enum Answer {
 
 /// What the log says happened to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Edge {
+pub(super) enum Edge {
     Start,
     End,
     /// The call's future was dropped before it answered.
     Abandoned,
 }
 
-pub struct Fake {
+pub(super) struct Fake {
     /// Scenario → its answers in order; the last one repeats. Unlisted names pass.
     script: HashMap<String, Vec<Answer>>,
     /// Read by `PassAfterStop`.
@@ -53,7 +53,7 @@ pub struct Fake {
 }
 
 impl Fake {
-    pub fn new(cancel: &Cancel, script: &[(&str, &[Answer])]) -> Arc<Fake> {
+    pub(super) fn new(cancel: &Cancel, script: &[(&str, &[Answer])]) -> Arc<Fake> {
         Arc::new(Fake {
             script: script
                 .iter()
@@ -73,12 +73,12 @@ impl Fake {
     }
 
     /// How many times `name` was probed.
-    pub fn calls(&self, name: &str) -> usize {
+    pub(super) fn calls(&self, name: &str) -> usize {
         self.count(Edge::Start, name)
     }
 
     /// How many of `name`'s calls ended with `edge`.
-    pub fn count(&self, edge: Edge, name: &str) -> usize {
+    pub(super) fn count(&self, edge: Edge, name: &str) -> usize {
         self.log()
             .iter()
             .filter(|(e, n)| *e == edge && n == name)
@@ -86,7 +86,7 @@ impl Fake {
     }
 
     /// Where `name`'s first `edge` is in the log; panics when it never happened.
-    pub fn at(&self, edge: Edge, name: &str) -> usize {
+    pub(super) fn at(&self, edge: Edge, name: &str) -> usize {
         self.log()
             .iter()
             .position(|(e, n)| *e == edge && n == name)
@@ -94,7 +94,7 @@ impl Fake {
     }
 
     /// The most calls whose name satisfies `which` that were in flight at one moment.
-    pub fn max_in_flight(&self, which: impl Fn(&str) -> bool) -> usize {
+    pub(super) fn max_in_flight(&self, which: impl Fn(&str) -> bool) -> usize {
         let (mut now, mut max) = (0usize, 0usize);
         for (e, _) in self.log().iter().filter(|(_, n)| which(n)) {
             match e {
@@ -107,14 +107,14 @@ impl Fake {
     }
 
     /// Calls in flight now.
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         let log = self.log();
         let started = log.iter().filter(|(e, _)| *e == Edge::Start).count();
         started - (log.len() - started)
     }
 
     /// Waits (polling) until `done` holds of the fake.
-    pub async fn until(&self, done: impl Fn(&Fake) -> bool) {
+    pub(super) async fn until(&self, done: impl Fn(&Fake) -> bool) {
         while !done(self) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

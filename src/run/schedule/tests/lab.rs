@@ -18,12 +18,12 @@ const STUCK: Duration = Duration::from_secs(10);
 
 /// One check in group `g` of catalog `t`, probed as `command: [id]` and passing on exit 0;
 /// `extra` is more of its YAML flow mapping (`needs: [a], retry: 2`).
-pub fn check(id: &str, extra: &str) -> String {
+pub(super) fn check(id: &str, extra: &str) -> String {
     check_probe(id, extra, &format!("command: {{ argv: [{id}] }}"))
 }
 
 /// Like [`check`], with its own probe (`http: { url: … }`) and no expectation.
-pub fn check_probe(id: &str, extra: &str, probe: &str) -> String {
+pub(super) fn check_probe(id: &str, extra: &str, probe: &str) -> String {
     let expect = if probe.starts_with("command") {
         ", expect: [ { exit: 0 } ]"
     } else {
@@ -33,7 +33,7 @@ pub fn check_probe(id: &str, extra: &str, probe: &str) -> String {
     format!("      - {{ id: {id}{sep}{extra}, probe: {{ {probe} }}{expect} }}\n")
 }
 
-pub struct Lab {
+pub(super) struct Lab {
     plan: Arc<Plan>,
     cats: Arc<Vec<LoadedCatalog>>,
     groups: HashMap<String, usize>,
@@ -42,7 +42,7 @@ pub struct Lab {
 impl Lab {
     /// Plans catalog `t` (`head`: catalog-level YAML such as `concurrency: { api: 2 }`)
     /// with one group `g` holding `checks`.
-    pub fn new(head: &str, checks: &[String]) -> Lab {
+    pub(super) fn new(head: &str, checks: &[String]) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let catalog = format!(
@@ -86,7 +86,7 @@ impl Lab {
     }
 
     /// Runs the plan with `fake`; `opts.groups` come from the catalog.
-    pub async fn run(&self, fake: &Arc<Fake>, opts: Options, cancel: &Cancel) -> Outcome {
+    pub(super) async fn run(&self, fake: &Arc<Fake>, opts: Options, cancel: &Cancel) -> Outcome {
         let env = Arc::new(Env {
             prober: fake.clone(),
             repairer: None,
@@ -129,24 +129,24 @@ impl Lab {
 }
 
 /// The results, by check id (`a` for `t.g.a`).
-pub struct Outcome {
+pub(super) struct Outcome {
     results: HashMap<String, CheckResult>,
 }
 
 impl Outcome {
-    pub fn get(&self, id: &str) -> &CheckResult {
+    pub(super) fn get(&self, id: &str) -> &CheckResult {
         let full = format!("t.g.{id}");
         self.results
             .get(&full)
             .unwrap_or_else(|| panic!("no check {full}"))
     }
 
-    pub fn status(&self, id: &str) -> Status {
+    pub(super) fn status(&self, id: &str) -> Status {
         self.get(id).status
     }
 
     /// Status, reason and message: what a blocked check says.
-    pub fn said(&self, id: &str) -> (Status, Option<&str>, Option<&str>) {
+    pub(super) fn said(&self, id: &str) -> (Status, Option<&str>, Option<&str>) {
         let r = self.get(id);
         (
             r.status,
@@ -156,7 +156,7 @@ impl Outcome {
     }
 
     /// Each attempt as (why, outcome, reason).
-    pub fn attempts(&self, id: &str) -> Vec<(&'static str, Status, Option<&str>)> {
+    pub(super) fn attempts(&self, id: &str) -> Vec<(&'static str, Status, Option<&str>)> {
         self.get(id)
             .attempts
             .iter()
@@ -165,7 +165,7 @@ impl Outcome {
     }
 
     /// How many checks ended with `status`.
-    pub fn count(&self, status: Status) -> usize {
+    pub(super) fn count(&self, status: Status) -> usize {
         self.results.values().filter(|r| r.status == status).count()
     }
 }
