@@ -129,13 +129,13 @@ pub async fn run(
         }
     }
     let mut aborted = false;
+    // Every attempt each check has made so far: a check cut off mid-run (an interrupt)
+    // keeps the attempts it made in its result.
+    let mut made: Vec<Vec<Attempt>> = vec![Vec::new(); n];
     while !st.tasks.is_empty() {
         tokio::select! {
             biased;
-            Some(msg) = rx.recv() => match msg {
-                Msg::Started(i) => emit(reporters, &plan, &Event::CheckStarted { index: i }),
-                Msg::Attempt(i, a) => emit(reporters, &plan, &Event::Attempt { index: i, attempt: &a }),
-            },
+            Some(msg) = rx.recv() => relay(msg, reporters, &plan, &mut made),
             Some(joined) = st.tasks.join_next_with_id() => {
                 let rerun = match &joined {
                     Ok((id, _)) => st.rerun_of.remove(id),
@@ -152,10 +152,12 @@ pub async fn run(
                 if i == usize::MAX { continue; }
                 // Events the task sent before it ended come first.
                 while let Ok(msg) = rx.try_recv() {
-                    match msg {
-                        Msg::Started(j) => emit(reporters, &plan, &Event::CheckStarted { index: j }),
-                        Msg::Attempt(j, a) => emit(reporters, &plan, &Event::Attempt { index: j, attempt: &a }),
-                    }
+                    relay(msg, reporters, &plan, &mut made);
+                }
+                let mut r = r;
+                if r.attempts.is_empty() && rerun.is_none() {
+                    r.attempts = std::mem::take(&mut made[i]);
+                    r.probed |= !r.attempts.is_empty();
                 }
                 if let Some(origin) = rerun {
                     st.rerun_done(origin, i, r, reporters);
@@ -191,6 +193,26 @@ pub async fn run(
         .into_iter()
         .map(|r| r.expect("every check finished"))
         .collect()
+}
+
+/// Passes a task's message on to the reporters, keeping its attempts.
+fn relay(msg: Msg, reporters: &mut [Box<dyn Reporter>], plan: &Plan, made: &mut [Vec<Attempt>]) {
+    match msg {
+        Msg::Started(i) => emit(reporters, plan, &Event::CheckStarted { index: i }),
+        Msg::Attempt(i, a) => {
+            emit(
+                reporters,
+                plan,
+                &Event::Attempt {
+                    index: i,
+                    attempt: &a,
+                },
+            );
+            if let Some(list) = made.get_mut(i) {
+                list.push(a);
+            }
+        }
+    }
 }
 
 fn emit(reporters: &mut [Box<dyn Reporter>], plan: &Plan, e: &Event<'_>) {

@@ -3,7 +3,7 @@
 
 use super::fake::{Answer::*, Edge::*, Fake};
 use super::lab::{Lab, check};
-use crate::run::{Cancel, Options, Status};
+use crate::run::{Cancel, Options, Reason, Status};
 
 const WHY: &str = "cancelled: interrupted";
 
@@ -88,6 +88,15 @@ async fn interrupt_during_a_retry_backoff_returns_promptly() {
         (Status::Blocked, Some("cancelled"), Some(WHY))
     );
     assert_eq!(fake.calls("a"), 1);
+    // The attempt it made before the interrupt is its evidence.
+    let a = out.get("a");
+    assert!(a.probed);
+    let attempts: Vec<(&str, Option<&str>)> = a
+        .attempts
+        .iter()
+        .map(|x| (x.why, x.reason.as_ref().map(Reason::as_str)))
+        .collect();
+    assert_eq!(attempts, [("first", Some("timeout"))]);
 }
 
 #[tokio::test]
