@@ -142,22 +142,28 @@ fn a_broken_catalog_is_named_where_the_user_keeps_it() {
     let good = std::fs::read_to_string(root().join("fixtures/qualification/smoke.yaml")).unwrap();
     std::fs::write(&mine, good.replacen("checks:", "checks:\n      - id: typo\n        probe: { command: { argv: [\"true\"] } }\n        expect: [{ exit: 0 }]\n        timout: 5s", 1)).unwrap();
     let out = dir.path().join("q.json");
-    let o = labcert_env(
-        &[
-            "--catalogs",
-            "fixtures/certify",
-            "qualify",
-            "--certification",
-            m.to_str().unwrap(),
-            "--release",
-            "v1.5.0",
-            "--catalog",
-            mine.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let marker = format!("smoke.marker={}", dir.path().join("ran").display());
+    let qualify_mine = || {
+        labcert_env(
+            &[
+                "--catalogs",
+                "fixtures/certify",
+                "qualify",
+                "--certification",
+                m.to_str().unwrap(),
+                "--release",
+                "v1.5.0",
+                "--catalog",
+                mine.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--var",
+                &marker,
+            ],
+            &[],
+        )
+    };
+    let o = qualify_mine();
     assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
     assert!(
         o.stderr.contains(&format!("{}:", mine.display())),
@@ -170,25 +176,7 @@ fn a_broken_catalog_is_named_where_the_user_keeps_it() {
 
     // A good catalog kept elsewhere: every check's source is that file.
     std::fs::write(&mine, &good).unwrap();
-    let marker = format!("smoke.marker={}", dir.path().join("ran").display());
-    let o = labcert_env(
-        &[
-            "--catalogs",
-            "fixtures/certify",
-            "qualify",
-            "--certification",
-            m.to_str().unwrap(),
-            "--release",
-            "v1.5.0",
-            "--catalog",
-            mine.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--var",
-            &marker,
-        ],
-        &[],
-    );
+    let o = qualify_mine();
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     let q: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     for c in q["checks"].as_array().unwrap() {

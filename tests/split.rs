@@ -50,6 +50,16 @@ fn write(path: &Path, v: &Value) {
     std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap();
 }
 
+fn merge(a: &Path, b: &Path, out: &Path) -> (i32, String) {
+    labcert(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn preflight(cert: &Path) -> (i32, String) {
     labcert(&[
         "--catalogs",
@@ -83,13 +93,7 @@ fn a_pve_run_and_a_cloud_run_merged_hold_every_check_of_a_full_run() {
     );
     write(&p, &pve.manifest);
     write(&c, &cloud.manifest);
-    let (code, out) = labcert(&[
-        "merge",
-        p.to_str().unwrap(),
-        c.to_str().unwrap(),
-        "--out",
-        m.to_str().unwrap(),
-    ]);
+    let (code, out) = merge(&p, &c, &m);
     assert_eq!(code, 0, "{out}");
     let merged: Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
     let want = certified(&full.manifest);
@@ -130,13 +134,7 @@ fn a_pve_run_and_a_cloud_run_merged_hold_every_check_of_a_full_run() {
     s["total"] = json!(s["total"].as_u64().unwrap() - 1);
     s["pass"] = json!(s["pass"].as_u64().unwrap() - 1);
     write(&p, &short);
-    let (code, out) = labcert(&[
-        "merge",
-        p.to_str().unwrap(),
-        c.to_str().unwrap(),
-        "--out",
-        m.to_str().unwrap(),
-    ]);
+    let (code, out) = merge(&p, &c, &m);
     assert_eq!(code, 0, "{out}");
     let (code, out) = preflight(&m);
     assert_eq!(code, 1, "{out}");
