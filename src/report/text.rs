@@ -10,7 +10,6 @@
 use std::fmt::Write;
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
 
 use super::matrix::{self, Matrix};
 use super::summary::expectation;
@@ -103,56 +102,6 @@ pub fn counts(g: &GroupResult) -> Counts {
         }
     }
     c
-}
-
-/// A rendered probe on one line: `command touch /x`, `http PUT https://…`, `ssh root@h: cmd`.
-pub fn request_line(kind: &str, spec: &Value) -> String {
-    let s = |k: &str| match &spec[k] {
-        Value::String(t) => t.clone(),
-        Value::Null => String::new(),
-        v => v.to_string(),
-    };
-    let line = match kind {
-        "http" => {
-            let method = match s("method") {
-                m if m.is_empty() => "GET".to_string(),
-                m => m,
-            };
-            let mut line = format!("http {method} {}", s("url"));
-            if let Some(b) = spec.get("form").or(spec.get("json")) {
-                let _ = write!(line, " body={b}");
-            }
-            line
-        }
-        "command" => match spec["argv"].as_array() {
-            Some(a) => format!(
-                "command {}",
-                a.iter()
-                    .map(|x| x.as_str().map(String::from).unwrap_or(x.to_string()))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            None => format!("shell {}", s("shell")),
-        },
-        "ssh" => {
-            let user = match s("user") {
-                u if u.is_empty() => u,
-                u => format!("{u}@"),
-            };
-            format!("ssh {user}{}: {}", s("host"), s("command"))
-        }
-        "tcp" => format!("tcp {}:{}", s("host"), s("port")),
-        "dns" => format!("dns {} {}", s("type"), s("name")),
-        other if spec.is_null() => other.to_string(),
-        other => format!("{other} {spec}"),
-    };
-    let line = line.replace('\n', " ");
-    if line.chars().count() > 160 {
-        let cut: String = line.chars().take(157).collect();
-        format!("{cut}…")
-    } else {
-        line
-    }
 }
 
 /// Why a check did not pass, when no expectation says it: its message, else its reason.

@@ -1,6 +1,10 @@
 //! What every report shows of a repair ledger entry's steps, read from the typed ledger
 //! once: the text, Markdown and HTML reports and the end-of-run summary render these.
 
+use std::fmt::Write;
+
+use serde_json::Value;
+
 use crate::manifest::{RepairEntry, StepEntry};
 
 /// One repair step as a reviewer reads it.
@@ -29,7 +33,7 @@ pub fn steps(r: &RepairEntry) -> Vec<StepView> {
                 let (kind, request) = match (&p.probe, &p.pve_task) {
                     (Some(probe), _) => {
                         let kind = probe["kind"].as_str().unwrap_or("probe");
-                        (kind, super::text::request_line(kind, &probe["spec"]))
+                        (kind, request_line(kind, &probe["spec"]))
                     }
                     (None, Some(t)) => (PVE_TASK, wait_line(t["upid"].as_str())),
                     (None, None) => ("step", "step".to_string()),
@@ -47,10 +51,7 @@ pub fn steps(r: &RepairEntry) -> Vec<StepView> {
                 let request = if kind == PVE_TASK {
                     wait_line(s.upid.as_deref())
                 } else {
-                    super::text::request_line(
-                        kind,
-                        s.request.as_ref().unwrap_or(&serde_json::Value::Null),
-                    )
+                    request_line(kind, s.request.as_ref().unwrap_or(&serde_json::Value::Null))
                 };
                 let mut result = Vec::new();
                 if let Some(r) = &s.result {
@@ -100,4 +101,54 @@ fn wait_line(upid: Option<&str>) -> String {
     format!("wait for PVE task {}", upid.unwrap_or(""))
         .trim_end()
         .to_string()
+}
+
+/// A rendered probe on one line: `command touch /x`, `http PUT https://…`, `ssh root@h: cmd`.
+pub fn request_line(kind: &str, spec: &Value) -> String {
+    let s = |k: &str| match &spec[k] {
+        Value::String(t) => t.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    };
+    let line = match kind {
+        "http" => {
+            let method = match s("method") {
+                m if m.is_empty() => "GET".to_string(),
+                m => m,
+            };
+            let mut line = format!("http {method} {}", s("url"));
+            if let Some(b) = spec.get("form").or(spec.get("json")) {
+                let _ = write!(line, " body={b}");
+            }
+            line
+        }
+        "command" => match spec["argv"].as_array() {
+            Some(a) => format!(
+                "command {}",
+                a.iter()
+                    .map(|x| x.as_str().map(String::from).unwrap_or(x.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            None => format!("shell {}", s("shell")),
+        },
+        "ssh" => {
+            let user = match s("user") {
+                u if u.is_empty() => u,
+                u => format!("{u}@"),
+            };
+            format!("ssh {user}{}: {}", s("host"), s("command"))
+        }
+        "tcp" => format!("tcp {}:{}", s("host"), s("port")),
+        "dns" => format!("dns {} {}", s("type"), s("name")),
+        other if spec.is_null() => other.to_string(),
+        other => format!("{other} {spec}"),
+    };
+    let line = line.replace('\n', " ");
+    if line.chars().count() > 160 {
+        let cut: String = line.chars().take(157).collect();
+        format!("{cut}…")
+    } else {
+        line
+    }
 }
