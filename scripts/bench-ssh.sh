@@ -45,10 +45,10 @@ cargo build --release -q
 LABCERT=$REPO/target/release/labcert
 
 DIR=$(mktemp -d /tmp/labcert-bench-ssh.XXXXXX)
-# The stock server's files: StrictModes yes refuses an authorized_keys below /tmp (world
-# writable), so they live in target/.
-mkdir -p "$REPO/target"
-SDIR=$(mktemp -d "$REPO/target/bench-ssh-stock.XXXXXX")
+# The stock servers' files. StrictModes yes refuses an authorized_keys below a world-writable
+# directory (/tmp, wherever the checkout is): as root, each server runs in a mount namespace
+# of its own with its directory bound over /mnt, and reads its keys there.
+SDIR="$DIR/stock-servers"
 cleanup() {
   [ -f "$DIR/sshd.pid" ] && kill "$(cat "$DIR/sshd.pid")" 2>/dev/null || true
   for p in "$SDIR"/*/sshd.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
@@ -100,14 +100,19 @@ stock_sshd() {
     echo "ListenAddress 127.0.0.1"
     echo "HostKey $dir/host_ed25519_key"
     echo "PidFile $dir/sshd.pid"
-    echo "AuthorizedKeysFile $dir/authorized_keys"
+    if [ "$(id -u)" = 0 ]; then echo "AuthorizedKeysFile /mnt/authorized_keys"
+    else echo "AuthorizedKeysFile $dir/authorized_keys"; fi
     [ -n "$extra" ] && echo "$extra"
     cat /etc/ssh/sshd_config
   } > "$dir/sshd_config"
   local bashrc=/usr/share/base-files/dot.bashrc
   if [ "$(id -u)" = 0 ] && [ -f "$HOME/.bashrc" ] && [ -f "$bashrc" ]; then
+    unshare --mount --propagation private sh -c \
+      'mount --bind "$0" "$1" && mount --bind "$2" "$3" && shift 3 && exec "$@"' \
+      "$dir" /mnt "$bashrc" "$HOME/.bashrc" /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+  elif [ "$(id -u)" = 0 ]; then
     unshare --mount --propagation private sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' \
-      "$bashrc" "$HOME/.bashrc" /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+      "$dir" /mnt /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
   else
     /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
   fi

@@ -87,11 +87,7 @@ impl Sshd {
         );
         // sshd's compiled-in privilege separation directory; it dies without it.
         run(Command::new("install").args(["-d", "-m", "0755", "/run/sshd"]));
-        let dir = match settings {
-            Settings::TestBed => tempfile::tempdir(),
-            Settings::Stock(_) => tempfile::tempdir_in(stock::parent()),
-        }
-        .expect("temp dir");
+        let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
         keygen(&d.join("host_ed25519_key"), "ed25519", "");
         keygen(&d.join("id_ed25519"), "ed25519", "");
@@ -146,7 +142,7 @@ impl Sshd {
         std::fs::write(&config, self.config()).expect("sshd_config");
         let mut sshd = match self.settings {
             Settings::TestBed => Command::new(SSHD),
-            Settings::Stock(_) => stock::command(SSHD),
+            Settings::Stock(_) => stock::command(SSHD, self.dir.path()),
         };
         let child = sshd
             .arg("-D")

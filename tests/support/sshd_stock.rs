@@ -6,7 +6,9 @@
 //! INFO.
 //!
 //! `StrictModes yes` refuses an `authorized_keys` below a world-writable directory such as
-//! `/tmp`, so the temp dir of a stock server is made under [`parent`] instead.
+//! `/tmp` (where a temp dir, or a whole checkout, may well be), so in the server's own mount
+//! namespace its temp dir is bound over a directory whose only ancestor is `/` ([`KEYS_AT`])
+//! and `AuthorizedKeysFile` points there.
 //!
 //! The login's shell start-up file is the distro's too ([`command`]): OpenSSH runs every
 //! command as `$SHELL -c CMD`, and bash then reads `~/.bashrc`. A developer's or CI
@@ -30,6 +32,17 @@ const OWN: [&str; 5] = [
     "authorizedkeysfile",
 ];
 
+/// Where the server's temp dir is bound in its mount namespace (an empty mount point every
+/// Debian has, root's and not writable by others), when the tests run as root.
+const KEYS_AT: &str = "/mnt";
+
+/// Whether the server runs in a mount namespace of its own (root only).
+fn namespaced() -> bool {
+    // SAFETY: geteuid only reads the process's effective user ID.
+    let root = unsafe { libc::geteuid() } == 0;
+    root && Path::new(KEYS_AT).is_dir()
+}
+
 /// The distro's config for a server on 127.0.0.1:`port` whose files are in `dir`. `one`
 /// holds the single setting a test is about (e.g. `("MaxSessions", "2")`), or nothing;
 /// sshd keeps the first value it reads, so both come first.
@@ -38,13 +51,18 @@ pub fn config(port: u16, dir: &Path, one: Option<(&str, &str)>) -> String {
         panic!("{DISTRO_CONFIG}: {e} (the openssh-server package; scripts/test.sh installs it)")
     });
     let d = dir.display();
+    let keys = if namespaced() {
+        KEYS_AT.to_string()
+    } else {
+        d.to_string()
+    };
     let mut out = format!(
         "# A private test server: only these lines differ from {DISTRO_CONFIG}.\n\
          Port {port}\n\
          ListenAddress 127.0.0.1\n\
          HostKey {d}/host_ed25519_key\n\
          PidFile {d}/sshd.pid\n\
-         AuthorizedKeysFile {d}/authorized_keys\n"
+         AuthorizedKeysFile {keys}/authorized_keys\n"
     );
     if let Some((key, value)) = one {
         out.push_str(&format!(
@@ -63,34 +81,36 @@ pub fn config(port: u16, dir: &Path, one: Option<(&str, &str)>) -> String {
     out
 }
 
-/// A directory that only root (or the test user) can write, all the way up, so that
-/// `StrictModes yes` accepts the files below it: the test crate's own temp dir in `target/`.
-pub fn parent() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sshd-stock");
-    std::fs::create_dir_all(&dir).expect("a temp dir for stock sshd servers");
-    dir
-}
-
 /// Debian's `~/.bashrc` for root, as `base-files` ships it.
 const DISTRO_BASHRC: &str = "/usr/share/base-files/dot.bashrc";
 
-/// The command that starts `sshd`: in a mount namespace of its own with the distro's
-/// `.bashrc` over the login's, when the login has one (and the tests run as root, which a
-/// mount namespace needs); else `sshd` itself. Either way the child's PID is sshd's.
-pub fn command(sshd: &str) -> Command {
-    let bashrc = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".bashrc"));
-    // SAFETY: geteuid only reads the process's effective user ID.
-    let root = unsafe { libc::geteuid() } == 0;
-    match bashrc {
-        Some(bashrc) if root && bashrc.exists() && Path::new(DISTRO_BASHRC).exists() => {
-            let mut c = Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "sh", "-c"])
-                .arg(r#"mount --bind "$0" "$1" && shift && exec "$@""#)
-                .arg(DISTRO_BASHRC)
-                .arg(bashrc)
-                .arg(sshd);
-            c
-        }
-        _ => Command::new(sshd),
+/// The command that starts `sshd` for a server whose files are in `dir`: as root, in a
+/// mount namespace of its own, with `dir` bound at [`KEYS_AT`] and the distro's `.bashrc`
+/// over the login's (when it has one); else `sshd` itself. Either way the child's PID is
+/// sshd's.
+pub fn command(sshd: &str, dir: &Path) -> Command {
+    if !namespaced() {
+        return Command::new(sshd);
     }
+    let bashrc = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".bashrc"))
+        .filter(|b| b.exists() && Path::new(DISTRO_BASHRC).exists());
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"]);
+    match bashrc {
+        Some(bashrc) => {
+            c.arg(r#"mount --bind "$0" "$1" && mount --bind "$2" "$3" && shift 3 && exec "$@""#)
+                .arg(dir)
+                .arg(KEYS_AT)
+                .arg(DISTRO_BASHRC)
+                .arg(bashrc);
+        }
+        None => {
+            c.arg(r#"mount --bind "$0" "$1" && shift && exec "$@""#)
+                .arg(dir)
+                .arg(KEYS_AT);
+        }
+    }
+    c.arg(sshd);
+    c
 }
