@@ -302,7 +302,9 @@ fn healthy_lab_with_the_shipped_catalogs_passes_every_check_it_can_decide() {
         "{}",
         run.output
     );
-    // aws is not selected: its endpoint, deny rule, DNS name and API are skipped.
+    // aws is not selected: its endpoint, deny rule, DNS name and API are skipped, and so are
+    // the pairs from its instance. The pairs *to* it are this PVE run's to certify (their
+    // source is a PVE VM), so they wait on the pve catalog like every other PVE pair.
     assert_eq!(
         run.with_status("skipped"),
         ids(&[
@@ -312,13 +314,14 @@ fn healthy_lab_with_the_shipped_catalogs_passes_every_check_it_can_decide() {
             "mesh.from-aws[cloud1,vm1]",
             "mesh.from-aws[cloud1,vm2]",
             "mesh.from-aws[cloud1,vm3]",
-            "mesh.from-pve[vm1,cloud1]",
-            "mesh.from-pve[vm2,cloud1]",
-            "mesh.from-pve[vm3,cloud1]",
             "runner.cloud-apis[aws]",
             "runner.endpoint-ssh[cloud1]",
         ])
     );
+    for vm in ["vm1", "vm2", "vm3"] {
+        let (st, _) = run.status(&format!("reachability.mesh.from-pve[{vm},cloud1]"));
+        assert_eq!(st, "blocked", "from-pve[{vm},cloud1]");
+    }
     // Everything else waits on the pve catalog, which has no PVE API here: its first check
     // reached the lab's API port and got no TLS, so every dependent is blocked.
     let (auth, _) = run.status("pve.access.auth");
