@@ -1,5 +1,7 @@
 //! Finding, reading and typing catalog and topology files.
 
+use std::collections::HashSet;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,19 +30,26 @@ pub enum Loaded {
     Topology(Box<LoadedTopology>),
 }
 
+/// Largest catalog or topology file read: far beyond any real one, and a stop for
+/// `/dev/zero` or a runaway generator.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Every catalog/topology file under `paths` (directories are searched recursively), sorted.
+///
+/// A named path is followed wherever it points, but must be a directory or a regular file.
+/// In a searched directory, symlinks are followed to regular files and to directories not
+/// already searched (so a symlink loop ends), and anything else — FIFOs, sockets, device
+/// nodes, whatever its name — is skipped without being opened. A directory that cannot be
+/// read is an error, not an empty directory.
 pub fn discover(paths: &[PathBuf], diags: &mut Diagnostics) -> Vec<PathBuf> {
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out);
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            diags.push(Diagnostic::error(
-                Code::Io,
-                format!("{}: no such file or directory", p.display()),
-            ));
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &m, &mut seen, &mut out, diags),
+            Ok(m) if m.is_file() => out.push(p.clone()),
+            Ok(m) => diags.push(not_regular(p, &m)),
+            Err(e) => diags.push(io_error(p, &e)),
         }
     }
     out.sort();
@@ -48,18 +57,139 @@ pub fn discover(paths: &[PathBuf], diags: &mut Diagnostics) -> Vec<PathBuf> {
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+fn walk(
+    dir: &Path,
+    meta: &std::fs::Metadata,
+    seen: &mut HashSet<(u64, u64)>,
+    out: &mut Vec<PathBuf>,
+    diags: &mut Diagnostics,
+) {
+    if !seen.insert((meta.dev(), meta.ino())) {
         return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            diags.push(
+                io_error(dir, &e).help("the directory's catalogs and topologies were not read"),
+            );
+            return;
+        }
     };
-    for e in entries.flatten() {
+    for e in entries {
+        let e = match e {
+            Ok(e) => e,
+            Err(e) => {
+                diags.push(io_error(dir, &e));
+                continue;
+            }
+        };
         let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if Format::from_path(&p).is_some() {
+        let Ok(kind) = e.file_type() else { continue };
+        // Only a symlink needs a stat of its target; nothing here opens a file.
+        let meta = if kind.is_symlink() || kind.is_dir() {
+            std::fs::metadata(&p)
+        } else {
+            e.metadata()
+        };
+        let meta = match meta {
+            Ok(m) => m,
+            // A dangling link with a catalog's name: `load` reports it.
+            Err(_) if Format::from_path(&p).is_some() => {
+                out.push(p);
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if meta.is_dir() {
+            walk(&p, &meta, seen, out, diags);
+        } else if meta.is_file() && Format::from_path(&p).is_some() {
             out.push(p);
         }
     }
+}
+
+/// `path: <what went wrong>`, with the common cases in words.
+fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    Diagnostic::error(Code::Io, format!("{}: {what}", path.display()))
+}
+
+fn not_regular(path: &Path, m: &std::fs::Metadata) -> Diagnostic {
+    let t = m.file_type();
+    let what = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Diagnostic::error(
+        Code::Io,
+        format!("{}: not a regular file ({what})", path.display()),
+    )
+    .help("catalogs and topologies are read from regular files only")
+}
+
+/// Reads a catalog or topology: a regular file (checked before it is opened, and again
+/// once open, without blocking on a FIFO swapped in between) of at most [`MAX_FILE_BYTES`].
+fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let too_big = |len: u64| {
+        Diagnostic::error(
+            Code::TooLarge,
+            format!(
+                "{}: too large to read ({} bytes; the limit is {} MiB)",
+                path.display(),
+                len,
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+        .help("a catalog or topology this large is refused; split it into several files")
+    };
+    let m = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    if !m.is_file() {
+        return Err(not_regular(path, &m));
+    }
+    if m.len() > MAX_FILE_BYTES {
+        return Err(too_big(m.len()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| io_error(path, &e))?;
+    let m = file.metadata().map_err(|e| io_error(path, &e))?;
+    if !m.is_file() {
+        return Err(not_regular(path, &m));
+    }
+    let mut bytes = Vec::with_capacity(m.len().min(MAX_FILE_BYTES) as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, &e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::error(
+            Code::Io,
+            format!(
+                "{}: not UTF-8 text (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
 }
 
 /// Reads one file, parses it, checks it against its schema and types it.
@@ -75,13 +205,10 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Loaded> {
         );
         return None;
     };
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_text(path) {
         Ok(t) => t,
-        Err(e) => {
-            diags.push(Diagnostic::error(
-                Code::Io,
-                format!("{}: {e}", path.display()),
-            ));
+        Err(d) => {
+            diags.push(d);
             return None;
         }
     };

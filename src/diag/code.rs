@@ -25,6 +25,7 @@ codes! {
     UnknownFileKind = "E002", "a file is neither a catalog nor a topology";
     Parse = "E100", "YAML or TOML syntax error";
     DuplicateKey = "E101", "the same key appears twice in one mapping";
+    TooLarge = "E102", "a file too large to load: its size, YAML alias expansion or nesting depth passes a limit";
     UnknownKey = "E110", "a key the language does not know";
     WrongType = "E111", "a value of the wrong type";
     MissingKey = "E112", "a required key is missing";

@@ -31,6 +31,15 @@ pub(super) fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Va
                     .at(source, span)
                     .label(format!("`{name}` is already set in this table"))
                     .help("remove one of the two entries")
+            } else if msg.contains("recurs") {
+                // toml's own guard against nesting that would exhaust the stack.
+                Diagnostic::error(
+                    Code::TooLarge,
+                    "arrays and inline tables nest deeper than TOML allows here (80 levels)",
+                )
+                .at(source, span)
+                .label("too deep here")
+                .help("catalogs and topologies this deep are refused; flatten the value")
             } else {
                 Diagnostic::error(Code::Parse, format!("invalid TOML: {msg}"))
                     .at(source, span)

@@ -12,6 +12,12 @@ use serde_json::{Map, Number, Value};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::{Loc, NodeId, Source, SpanMap};
 
+/// Most nodes that aliases may add to a document, counted over every expansion: far more
+/// than any catalog reuses, far less than an alias bomb ("billion laughs") asks for.
+pub(super) const MAX_ALIAS_NODES: usize = 100_000;
+/// Deepest nesting of sequences and mappings, aliases expanded.
+pub(super) const MAX_DEPTH: usize = 128;
+
 pub(super) fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Value, SpanMap)> {
     let text = &source.text;
     let mut b = Builder {
@@ -24,6 +30,8 @@ pub(super) fn parse(source: &Arc<Source>, diags: &mut Diagnostics) -> Option<(Va
         anchors: HashMap::new(),
         diags,
         documents: 0,
+        depth: 0,
+        alias_nodes: 0,
     };
     let value = b.stream();
     (!b.failed).then_some((value, b.spans))
@@ -61,9 +69,36 @@ struct Builder<'a, 'i> {
     failed: bool,
     offsets: CharOffsets,
     spans: SpanMap,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchor>,
     diags: &'a mut Diagnostics,
     documents: usize,
+    /// Sequences and mappings open around the node being read.
+    depth: usize,
+    /// Nodes added by alias expansion so far.
+    alias_nodes: usize,
+}
+
+/// An anchored value, with its size and height so that expanding an alias is checked
+/// against the limits before it is copied.
+struct Anchor {
+    value: Value,
+    nodes: usize,
+    height: usize,
+}
+
+/// The number of nodes in `v`, and how deep its collections nest (a scalar is 0).
+fn measure(v: &Value) -> (usize, usize) {
+    match v {
+        Value::Array(items) => items.iter().fold((1, 1), |(n, h), v| {
+            let (vn, vh) = measure(v);
+            (n + vn, h.max(vh + 1))
+        }),
+        Value::Object(map) => map.values().fold((1, 1), |(n, h), v| {
+            let (vn, vh) = measure(v);
+            (n + vn, h.max(vh + 1))
+        }),
+        _ => (1, 0),
+    }
 }
 
 impl<'i> Builder<'_, 'i> {
@@ -74,11 +109,19 @@ impl<'i> Builder<'_, 'i> {
                 Some(Err(e)) => {
                     self.failed = true;
                     let at = self.offsets.byte(e.marker().index());
-                    self.diags.push(
+                    let d = if e.info().contains("recursion limit") {
+                        // saphyr's own guard against nesting that would exhaust the stack.
+                        Diagnostic::error(
+                            Code::TooLarge,
+                            "sequences and mappings nest deeper than YAML allows here",
+                        )
+                        .label("too deep here")
+                        .help("catalogs and topologies this deep are refused; flatten the value")
+                    } else {
                         Diagnostic::error(Code::Parse, format!("invalid YAML: {}", e.info()))
-                            .at(self.source, at..at + 1)
-                            .label("here"),
-                    );
+                            .label("here")
+                    };
+                    self.diags.push(d.at(self.source, at..at + 1));
                 }
                 None => {}
             }
@@ -136,6 +179,9 @@ impl<'i> Builder<'_, 'i> {
                 (v, id)
             }
             Event::SequenceStart(anchor, _) => {
+                if !self.enter(start) {
+                    return (Value::Null, self.spans.leaf(self.loc(start..start)));
+                }
                 let mut items = Vec::new();
                 let mut ids = Vec::new();
                 let end = loop {
@@ -155,11 +201,15 @@ impl<'i> Builder<'_, 'i> {
                         }
                     }
                 };
+                self.depth -= 1;
                 let v = Value::Array(items);
                 self.remember(anchor, &v);
                 (v, self.spans.seq(self.loc(start..end.max(start)), ids))
             }
             Event::MappingStart(anchor, _) => {
+                if !self.enter(start) {
+                    return (Value::Null, self.spans.leaf(self.loc(start..start)));
+                }
                 let mut map = Map::new();
                 let mut entries: Vec<(Box<str>, NodeId)> = Vec::new();
                 let end = loop {
@@ -224,22 +274,75 @@ impl<'i> Builder<'_, 'i> {
                     entries.push((name.clone().into_boxed_str(), id));
                     map.insert(name, v);
                 };
+                self.depth -= 1;
                 let v = Value::Object(map);
                 self.remember(anchor, &v);
                 (v, self.spans.map(self.loc(start..end.max(start)), entries))
             }
             Event::Alias(id) => {
-                let v = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
-                (v, self.spans.leaf(self.loc(self.range(&span))))
+                let r = self.range(&span);
+                let v = match self.anchors.get(&id) {
+                    None => Value::Null,
+                    Some(a) if self.depth + a.height > MAX_DEPTH => {
+                        let msg =
+                            format!("this alias nests the document deeper than {MAX_DEPTH} levels");
+                        self.limit(r.clone(), msg, "expanded here");
+                        Value::Null
+                    }
+                    Some(a) if self.alias_nodes + a.nodes > MAX_ALIAS_NODES => {
+                        let msg = format!(
+                            "aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)"
+                        );
+                        self.limit(r.clone(), msg, "the limit is passed here");
+                        Value::Null
+                    }
+                    Some(a) => {
+                        self.alias_nodes += a.nodes;
+                        a.value.clone()
+                    }
+                };
+                (v, self.spans.leaf(self.loc(r)))
             }
             _ => (Value::Null, self.spans.leaf(self.loc(start..start))),
         }
     }
 
     fn remember(&mut self, anchor: usize, v: &Value) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, v.clone());
+        if anchor > 0 && !self.failed {
+            let (nodes, height) = measure(v);
+            let value = v.clone();
+            self.anchors.insert(
+                anchor,
+                Anchor {
+                    value,
+                    nodes,
+                    height,
+                },
+            );
         }
+    }
+
+    /// Opens a sequence or mapping starting at `at`; false (reported) when too deep.
+    fn enter(&mut self, at: usize) -> bool {
+        if self.depth >= MAX_DEPTH {
+            let msg = format!("sequences and mappings nest deeper than {MAX_DEPTH} levels");
+            self.limit(at..at + 1, msg, "too deep here");
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    /// Reports a passed limit and stops reading: the rest of the tree is not built.
+    fn limit(&mut self, at: std::ops::Range<usize>, msg: String, label: &str) {
+        self.failed = true;
+        self.peeked = None;
+        self.diags.push(
+            Diagnostic::error(Code::TooLarge, msg)
+                .at(self.source, at)
+                .label(label)
+                .help("catalogs and topologies this large or deep are refused; write the values out, or split the file"),
+        );
     }
 }
 

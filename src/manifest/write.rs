@@ -176,9 +176,24 @@ impl std::fmt::Display for ReadError {
 }
 
 /// Reads a manifest: the bytes as written, and the typed manifest once it validates.
+/// At most 64 MiB are read, from a file or a pipe alike.
 pub fn read(path: &Path) -> Result<(Vec<u8>, Manifest), ReadError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
+    use std::io::Read;
+    /// Largest manifest read (a real one is a few MiB at most); a stop for `/dev/zero`.
+    const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+    let io = |e: std::io::Error| ReadError::Io(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(ReadError::Io(format!(
+            "{}: too large to be a manifest (more than {} MiB)",
+            path.display(),
+            MAX_MANIFEST_BYTES / (1024 * 1024)
+        )));
+    }
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ReadError::Json(format!("{}: not JSON: {e}", path.display())))?;
     let problems = crate::schema::violations(crate::schema::Kind::Manifest, &value);
