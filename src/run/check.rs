@@ -355,16 +355,19 @@ fn evidence(env: &Env, p: &Planned, obs: &Observation, status: Status) -> Option
         m.insert("signal".into(), s.into());
     }
     if status != Status::Pass && !p.sensitive && !obs.stderr.trim().is_empty() {
-        let mut cut = obs.stderr.trim().to_string();
+        // Masked first, then cut: a cut never splits a secret, only its mask; and the cut is
+        // masked again, so no prefix of a form of a secret is left where it falls.
+        let mut cut = env.secrets.mask(obs.stderr.trim());
         if cut.len() > EXCERPT {
             let mut at = EXCERPT;
             while !cut.is_char_boundary(at) {
                 at -= 1;
             }
             cut.truncate(at);
+            cut = env.secrets.mask(&cut);
             cut.push('…');
         }
-        m.insert("stderr".into(), env.secrets.mask(&cut).into());
+        m.insert("stderr".into(), cut.into());
     }
     // A DNS answer says what kind of "no" it was (NXDOMAIN vs no data).
     if let Some(rcode) = obs
