@@ -201,6 +201,36 @@ async fn a_changed_host_key_is_refused() {
 }
 
 #[tokio::test]
+async fn a_revoked_host_key_runs_nothing() {
+    let s = Sshd::start();
+    let host_key = std::fs::read_to_string(s.path("host_ed25519_key.pub")).unwrap();
+    let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
+    let revoked = s.path("revoked_known_hosts");
+    // The server's own key, listed for it and revoked: the revocation wins.
+    std::fs::write(
+        &revoked,
+        format!(
+            "[127.0.0.1]:{port} {key}\n@revoked [127.0.0.1]:{port} {key}\n",
+            port = s.port,
+            key = host_key.join(" ")
+        ),
+    )
+    .unwrap();
+    let marker = s.path("marker");
+    let mut spec = s.spec(&format!("touch {}", marker.display()));
+    spec.known_hosts = Some(revoked.display().to_string());
+    let o = once(&spec).await;
+    let (reason, message) = error(&o);
+    assert_eq!(reason, "hostkey");
+    assert!(message.contains("revoked"), "{message}");
+    assert!(message.contains(&s.host_fingerprint), "{message}");
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!marker.exists(), "the command ran on a revoked host key");
+    assert_eq!(s.logins(), 0, "{}", s.log_text());
+}
+
+#[tokio::test]
 async fn a_pinned_fingerprint_replaces_known_hosts() {
     let s = Sshd::start();
     let empty = s.path("empty_known_hosts");
