@@ -24,6 +24,11 @@ use crate::probe::{Limits, Observation, ProbeError};
 pub const FILE: &str = "exchanges.ndjson";
 const FORMAT: &str = "labcert-recording";
 const VERSION: u32 = 1;
+/// The largest recording `--replay` reads: far more than any lab's exchanges (each stream of
+/// each observation is capped at `Limits::max_output` when recorded).
+pub const MAX_BYTES: u64 = 256 << 20;
+/// The longest line of a recording: one exchange, both streams at the cap, every byte escaped.
+pub const MAX_LINE: usize = 64 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
@@ -172,13 +177,24 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// Reads `DIR/exchanges.ndjson`: a regular file of at most [`MAX_BYTES`], no line longer
+    /// than [`MAX_LINE`].
     pub fn load(dir: &Path, secrets: Arc<Secrets>) -> Result<Replay, String> {
+        Replay::load_capped(dir, secrets, MAX_BYTES, MAX_LINE)
+    }
+
+    fn load_capped(
+        dir: &Path,
+        secrets: Arc<Secrets>,
+        max_bytes: u64,
+        max_line: usize,
+    ) -> Result<Replay, String> {
         let path = dir.join(FILE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("--replay: cannot read {}: {e}", path.display()))?;
+        let text = read_bounded(&path, max_bytes)?;
         let mut lines = text.lines().enumerate();
         let header: Header = lines
             .next()
+            .filter(|(_, l)| l.len() <= max_line)
             .and_then(|(_, l)| serde_json::from_str(l).ok())
             .filter(|h: &Header| h.format == FORMAT)
             .ok_or_else(|| format!("{}:1: not a labcert recording", path.display()))?;
@@ -191,6 +207,14 @@ impl Replay {
         }
         let mut exchanges: HashMap<String, Vec<(u32, Recorded)>> = HashMap::new();
         for (i, line) in lines {
+            if line.len() > max_line {
+                return Err(format!(
+                    "{}:{}: --replay: a line of {} bytes is longer than the {max_line} bytes a recording may hold per exchange",
+                    path.display(),
+                    i + 1,
+                    line.len()
+                ));
+            }
             if line.trim().is_empty() {
                 continue;
             }
@@ -223,7 +247,7 @@ impl Prober for Replay {
         &'a self,
         kind: &'a str,
         spec: &'a Value,
-        _: Limits,
+        limits: Limits,
     ) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
             let mut request = spec.clone();
@@ -251,7 +275,7 @@ impl Prober for Replay {
                 *n += 1;
                 i
             };
-            from_recorded(&list[i])
+            from_recorded(&list[i], limits.max_output)
         })
     }
 }
@@ -278,25 +302,123 @@ fn to_recorded(o: &Observation) -> Recorded {
     }
 }
 
-fn from_recorded(r: &Recorded) -> Observation {
+/// Reads `path` whole, refusing what is not a regular file (a FIFO would block) and what is
+/// larger than `max` bytes.
+fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot =
+        |e: &dyn std::fmt::Display| format!("--replay: cannot read {}: {e}", path.display());
+    let not_file = || {
+        format!(
+            "--replay: cannot read {}: not a regular file",
+            path.display()
+        )
+    };
+    let too_big = |n: u64| {
+        format!(
+            "--replay: cannot read {}: {n} bytes or more is larger than the {max} bytes a recording may hold",
+            path.display()
+        )
+    };
+    // Looked at before it is opened (opening a FIFO blocks until a writer comes), and opened
+    // without blocking in case it was swapped for one in between.
+    let meta = std::fs::metadata(path).map_err(|e| cannot(&e))?;
+    if !meta.is_file() {
+        return Err(not_file());
+    }
+    if meta.len() > max {
+        return Err(too_big(meta.len()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| cannot(&e))?;
+    if !file.metadata().map_err(|e| cannot(&e))?.is_file() {
+        return Err(not_file());
+    }
+    // A file that grows while it is read is cut off one byte past the cap, then refused.
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| cannot(&e))
+}
+
+/// `s` cut to at most `cap` bytes at a char boundary, and whether it was cut.
+fn capped(s: &str, cap: usize) -> (String, bool) {
+    if s.len() <= cap {
+        return (s.to_owned(), false);
+    }
+    (s[..s.floor_char_boundary(cap)].to_owned(), true)
+}
+
+/// The recorded observation as the probe would give it now: each stream capped at
+/// `max_output` like a live probe's output, flagged truncated when cut.
+fn from_recorded(r: &Recorded, max_output: usize) -> Observation {
+    let (stdout, stdout_cut) = capped(&r.stdout, max_output);
+    let (stderr, stderr_cut) = capped(&r.stderr, max_output);
+    let json = r
+        .json
+        .clone()
+        .or_else(|| serde_json::from_str(stdout.trim()).ok());
     Observation {
         status: r.status,
         reason_phrase: r.reason_phrase.clone(),
         headers: r.headers.clone(),
         exit: r.exit,
         signal: r.signal,
-        stdout: r.stdout.clone(),
-        stderr: r.stderr.clone(),
-        stdout_truncated: r.truncated,
-        stderr_truncated: false,
-        json: r
-            .json
-            .clone()
-            .or_else(|| serde_json::from_str(r.stdout.trim()).ok()),
+        stdout,
+        stderr,
+        stdout_truncated: r.truncated || stdout_cut,
+        stderr_truncated: stderr_cut,
+        json,
         duration: std::time::Duration::from_millis(r.duration_ms),
         error: r.error.as_ref().map(|e| ProbeError {
             reason: e.reason.clone(),
             message: e.message.clone(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_is_cut_at_a_char_boundary_and_flagged() {
+        let r = Recorded {
+            stdout: "ééé".into(),
+            stderr: "abcdef".into(),
+            ..serde_json::from_str("{}").unwrap()
+        };
+        let o = from_recorded(&r, 3);
+        assert_eq!(o.stdout, "é");
+        assert_eq!(o.stderr, "abc");
+        assert!(o.stdout_truncated && o.stderr_truncated);
+        let o = from_recorded(&r, 6);
+        assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("ééé", "abcdef"));
+        assert!(!o.stdout_truncated && !o.stderr_truncated);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_cap_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!(
+            "{{\"format\":\"{FORMAT}\",\"version\":{VERSION}}}\n{{\"kind\":\"command\",\"request\":{{}},\"seq\":1,\"observation\":{{\"stdout\":\"{}\"}}}}\n",
+            "x".repeat(200)
+        );
+        std::fs::write(dir.path().join(FILE), long).unwrap();
+        let secrets = Arc::new(Secrets::default());
+        let e = Replay::load_capped(dir.path(), secrets.clone(), MAX_BYTES, 100)
+            .err()
+            .unwrap();
+        assert!(e.contains(":2: --replay: a line of"), "{e}");
+        assert!(e.contains(FILE), "{e}");
+        assert!(Replay::load_capped(dir.path(), secrets, MAX_BYTES, 1000).is_ok());
     }
 }
