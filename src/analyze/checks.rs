@@ -39,6 +39,7 @@ impl Ctx<'_> {
 pub(super) fn check(c: &LoadedCatalog, diags: &mut Diagnostics) {
     let mut cx = Ctx { c, diags };
     let m = &c.model;
+    var_defaults(&mut cx);
     concurrency(
         &mut cx,
         m.defaults.concurrency.as_deref(),
@@ -47,6 +48,7 @@ pub(super) fn check(c: &LoadedCatalog, diags: &mut Diagnostics) {
     for (name, t) in &m.probes {
         let p = format!("/probes/{}", crate::source::escape_token(name));
         template_kinds(&mut cx, t, &p);
+        pins(&mut cx, t.http.as_deref(), t.ssh.as_deref(), &p);
         concurrency(
             &mut cx,
             t.concurrency.as_deref(),
@@ -248,7 +250,134 @@ fn probe(cx: &mut Ctx<'_>, pr: &Probe, p: &str) {
     if let Some(tcp) = &pr.tcp {
         regex(cx, tcp.expect.as_deref(), &format!("{p}/tcp/expect"));
     }
+    pins(cx, pr.http.as_deref(), pr.ssh.as_deref(), p);
     classify(cx, &pr.classify, &format!("{p}/classify"));
+}
+
+/// A declared var's default has the declared type (templates are checked when rendered).
+fn var_defaults(cx: &mut Ctx<'_>) {
+    for (name, decl) in &cx.c.model.vars {
+        let Some(def) = &decl.default else { continue };
+        if super::topology::fits(decl.kind, def) {
+            continue;
+        }
+        let kind = super::topology::kind_name(decl.kind);
+        let help = match (decl.kind, cx.c.doc.source.format) {
+            (crate::model::VarType::List, crate::source::Format::Yaml) => {
+                Some("write a list: `default: [a, b]`".to_string())
+            }
+            (crate::model::VarType::List, crate::source::Format::Toml) => {
+                Some("write an array: `default = [\"a\", \"b\"]`".to_string())
+            }
+            _ => Some(format!(
+                "give a default that is {kind}, or change `type` to match it"
+            )),
+        };
+        cx.err(
+            Code::WrongType,
+            format!(
+                "var `{name}` is declared {kind}, but its default is {}",
+                super::topology::value_kind(def)
+            ),
+            &format!("/vars/{}/default", crate::source::escape_token(name)),
+            &format!("expected {kind}"),
+            help,
+        );
+    }
+}
+
+/// TLS settings on a plaintext URL, and certificate / host key pins of the wrong form.
+/// Only literal values are judged; templates are checked when rendered.
+fn pins(
+    cx: &mut Ctx<'_>,
+    http: Option<&crate::model::probe::Http>,
+    ssh: Option<&crate::model::probe::Ssh>,
+    p: &str,
+) {
+    if let Some(h) = http
+        && let Some(tls) = &h.tls
+    {
+        let url = h.url.trim_start();
+        if url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        {
+            let what = match (&tls.fingerprint, &tls.ca_file) {
+                (Some(_), _) => "the certificate pin",
+                (None, Some(_)) => "the CA file",
+                (None, None) => "it",
+            };
+            cx.key_err(
+                Code::TlsOnPlaintext,
+                "`tls` is set, but the URL is plaintext `http://`".into(),
+                &format!("{p}/http/tls"),
+                &format!("{what} is ignored: there is no TLS on `http://`"),
+                Some("use an `https://` URL, or remove `tls`".into()),
+            );
+        }
+        if let Some(fp) = tls.fingerprint.as_deref().filter(|f| !is_template(f)) {
+            let hex: String = fp.trim().chars().filter(|c| *c != ':').collect();
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                let digits = hex.chars().filter(char::is_ascii_hexdigit).count();
+                let label = if digits == hex.chars().count() {
+                    format!("{digits} hex digits, not 64")
+                } else {
+                    "not hex".to_string()
+                };
+                cx.err(
+                    Code::InvalidValue,
+                    "invalid TLS fingerprint: a SHA-256 fingerprint is 64 hex digits".into(),
+                    &format!("{p}/http/tls/fingerprint"),
+                    &label,
+                    Some(
+                        "copy it whole, as `pvenode cert info` shows it: `AB:CD:…` (32 pairs)"
+                            .into(),
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(s) = ssh
+        && let Some(key) = s.host_key.as_deref().filter(|k| !is_template(k))
+        && let Some(why) = host_key_problem(key)
+    {
+        cx.err(
+            Code::InvalidValue,
+            format!("invalid `host_key`: {why}"),
+            &format!("{p}/ssh/host_key"),
+            "not a host key fingerprint",
+            Some(
+                "copy it whole, as `ssh-keygen -lf` prints it: `SHA256:` and 43 base64 characters"
+                    .into(),
+            ),
+        );
+    }
+}
+
+/// Why a pinned SSH host key fingerprint cannot be one, if it cannot.
+fn host_key_problem(key: &str) -> Option<String> {
+    let key = key.trim();
+    let Some((alg, b64)) = key.split_once(':') else {
+        return Some("expected `SHA256:<base64>`".into());
+    };
+    let want = match alg {
+        "SHA256" => 43,
+        "SHA512" => 86,
+        other => return Some(format!("unknown hash `{other}`, expected `SHA256`")),
+    };
+    let b64 = b64.trim_end_matches('=');
+    if !b64
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+    {
+        return Some(format!("a {alg} fingerprint is base64 (`A-Z a-z 0-9 + /`)"));
+    }
+    (b64.len() != want).then(|| {
+        format!(
+            "a {alg} fingerprint is {want} base64 characters, this has {}",
+            b64.len()
+        )
+    })
 }
 
 fn unknown_template(cx: &mut Ctx<'_>, name: &str, ptr: &str) {

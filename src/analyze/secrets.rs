@@ -29,7 +29,11 @@ pub(crate) fn parse(text: &str) -> Result<SecretRef, Code> {
     let Some((scheme, rest)) = text.split_once(':') else {
         return Err(Code::LiteralSecret);
     };
-    let rest = rest.trim();
+    // `env: NAME` is not `env:NAME`: a space after the colon is a mistake, never trimmed away.
+    if SCHEMES.contains(&scheme) && rest.starts_with(char::is_whitespace) {
+        return Err(Code::InvalidSecretRef);
+    }
+    let rest = rest.trim_end();
     match scheme {
         "env"
             if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
@@ -62,11 +66,23 @@ pub(crate) fn check_ref(doc: &Document, text: &str, ptr: &str, diags: &mut Diagn
             .at(&doc.source, span)
             .label("not a usable reference")
             .redacted();
+        let spaced = SCHEMES.contains(&scheme)
+            && text
+                .split_once(':')
+                .is_some_and(|(_, r)| r.starts_with(char::is_whitespace));
         let close = SCHEMES
             .iter()
             .copied()
             .find(|s| strsim::damerau_levenshtein(s, scheme) <= 2);
         d = match close.filter(|s| *s != scheme) {
+            _ if spaced => d.help(format!(
+                "remove the space: write `{scheme}:{}`, nothing between the colon and the value",
+                match scheme {
+                    "env" => "NAME",
+                    "file" => "PATH",
+                    _ => "CMD",
+                }
+            )),
             Some(s) => d.help(format!("did you mean `{s}:`?")),
             None => d.help("use `env:NAME` (letters, digits, `_`), `file:PATH` or `command:CMD`"),
         };
@@ -176,5 +192,10 @@ mod tests {
         );
         assert_eq!(parse("evn:PVE_TOKEN"), Err(Code::InvalidSecretRef));
         assert_eq!(parse("env:"), Err(Code::InvalidSecretRef));
+        assert_eq!(parse("env: PVE_TOKEN"), Err(Code::InvalidSecretRef));
+        assert_eq!(parse("file: /run/secrets/x"), Err(Code::InvalidSecretRef));
+        assert_eq!(parse("command: pass show x"), Err(Code::InvalidSecretRef));
+        assert_eq!(parse("env:PVE TOKEN"), Err(Code::InvalidSecretRef));
+        assert_eq!(parse("vault:x"), Err(Code::InvalidSecretRef));
     }
 }

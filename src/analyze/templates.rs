@@ -181,7 +181,10 @@ fn walk(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &str, diags: &mut Diagno
 fn walk_in(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &mut String, diags: &mut Diagnostics) {
     match v {
         Value::String(s) if template::is_template(s) => match template::names(s) {
-            Ok(names) => check_names(c, scope, &names, s, p, diags),
+            Ok(names) => {
+                check_names(c, scope, &names, s, p, diags);
+                check_filters(c, &filter_names(s, false), p, diags);
+            }
             Err(e) => syntax(c, &e, p, diags),
         },
         Value::Array(a) => {
@@ -207,7 +210,10 @@ fn walk_in(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &mut String, diags: &
 fn expression(c: &LoadedCatalog, scope: &Scope, v: &Value, p: &str, diags: &mut Diagnostics) {
     let Some(s) = v.as_str() else { return };
     match template::expression_names(s) {
-        Ok(names) => check_names(c, scope, &names, s, p, diags),
+        Ok(names) => {
+            check_names(c, scope, &names, s, p, diags);
+            check_filters(c, &filter_names(s, true), p, diags);
+        }
         Err(e) => syntax(c, &e, p, diags),
     }
 }
@@ -434,4 +440,224 @@ fn narrow(c: &LoadedCatalog, p: &str, name: &str) -> std::ops::Range<usize> {
         parts.pop();
     }
     span
+}
+
+/// Filters minijinja and labcert provide, as candidates for "did you mean"; each is
+/// confirmed against the environment, so a name a minijinja release drops is not offered.
+const FILTER_CANDIDATES: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "with",
+    "zip",
+];
+
+/// Whether the template environment knows a filter: minijinja looks filters up when it
+/// renders, so a one-filter template on `none` says whether the name resolves.
+fn filter_exists(name: &str) -> bool {
+    use std::cell::RefCell;
+    thread_local! {
+        static KNOWN: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
+    }
+    if let Some(k) = KNOWN.with(|m| m.borrow().get(name).copied()) {
+        return k;
+    }
+    let known = !matches!(
+        template::env().render_str(&format!("{{{{ none | {name} }}}}"), ()),
+        Err(e) if e.kind() == minijinja::ErrorKind::UnknownFilter
+    );
+    KNOWN.with(|m| m.borrow_mut().insert(name.to_string(), known));
+    known
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Names applied as filters (`x | name`), in order, each once. `expr`: the whole string is an
+/// expression; otherwise only the inside of `{{ }}` and `{% %}` is code.
+fn filter_names(s: &str, expr: bool) -> Vec<String> {
+    let b = s.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    let mut in_code = expr;
+    while i < b.len() {
+        if !in_code {
+            match (b[i], b.get(i + 1)) {
+                (b'{', Some(b'{' | b'%')) => {
+                    in_code = true;
+                    i += 2;
+                }
+                (b'{', Some(b'#')) => match s[i + 2..].find("#}") {
+                    Some(j) => i += j + 4,
+                    None => break,
+                },
+                _ => i += 1,
+            }
+            continue;
+        }
+        match b[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'}' | b'%' if !expr && b.get(i + 1) == Some(&b'}') => {
+                in_code = false;
+                i += 2;
+            }
+            b'|' => {
+                i += 1;
+                while i < b.len() && b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                let start = i;
+                if i < b.len() && is_ident_start(b[i]) {
+                    while i < b.len() && is_ident(b[i]) {
+                        i += 1;
+                    }
+                    let name = &s[start..i];
+                    if !out.iter().any(|n| n == name) {
+                        out.push(name.to_string());
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+fn check_filters(c: &LoadedCatalog, filters: &[String], p: &str, diags: &mut Diagnostics) {
+    for name in filters.iter().filter(|f| !filter_exists(f)) {
+        let known = FILTER_CANDIDATES
+            .iter()
+            .copied()
+            .filter(|f| filter_exists(f));
+        let help = match did_you_mean(name, known) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "see the minijinja filter list; labcert adds `with`".to_string(),
+        };
+        diags.push(
+            Diagnostic::error(Code::UnknownFilter, format!("unknown filter `{name}`"))
+                .at(&c.doc.source, filter_span(c, p, name))
+                .label("no such filter")
+                .help(help),
+        );
+    }
+}
+
+/// Where `| name` is written inside a value's span, else the whole value.
+fn filter_span(c: &LoadedCatalog, p: &str, name: &str) -> std::ops::Range<usize> {
+    let span = c.doc.spans.value_span(p);
+    let text = c.doc.source.text.get(span.clone()).unwrap_or_default();
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(name).map(|i| i + from) {
+        let end = i + name.len();
+        let before = text[..i].trim_end();
+        if before.ends_with('|')
+            && !before.ends_with("||")
+            && (i == 0 || !is_ident(b[i - 1]))
+            && b.get(end).is_none_or(|x| !is_ident(*x))
+        {
+            return span.start + i..span.start + end;
+        }
+        from = end;
+    }
+    span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_found_in_code_only() {
+        assert_eq!(
+            filter_names("echo a | grep {{ vars.x | sortt }} | wc", false),
+            vec!["sortt"]
+        );
+        assert_eq!(
+            filter_names(
+                "{{ a|upper | replace('|x', 'y') }}{% if b | length %}",
+                false
+            ),
+            vec!["upper", "replace", "length"]
+        );
+        assert_eq!(
+            filter_names("{# a | b #}{{ 'a | b' }}", false),
+            Vec::<String>::new()
+        );
+        assert_eq!(filter_names("vars.x | lenght > 1", true), vec!["lenght"]);
+    }
+
+    #[test]
+    fn filters_resolve_against_the_environment() {
+        assert!(filter_exists("upper"));
+        assert!(filter_exists("with"));
+        assert!(filter_exists("sort"));
+        assert!(!filter_exists("sortt"));
+        assert_eq!(
+            did_you_mean(
+                "sortt",
+                FILTER_CANDIDATES
+                    .iter()
+                    .copied()
+                    .filter(|f| filter_exists(f))
+            ),
+            Some("sort")
+        );
+    }
 }

@@ -39,6 +39,7 @@ codes! {
     UnknownCapture = "E204", "a template reads a capture its check does not need or that is not captured";
     UndefinedName = "E210", "a template uses a name that is not defined";
     TemplateSyntax = "E211", "a template that does not parse";
+    UnknownFilter = "E212", "a template uses a filter that does not exist";
     InvalidRegex = "E220", "a regular expression that does not compile";
     InvalidJmespath = "E221", "a JMESPath query that does not parse";
     InvalidSemver = "E222", "a semver requirement that does not parse";
@@ -48,6 +49,7 @@ codes! {
     MissingParameter = "E232", "a required probe template parameter is not passed";
     ProbeKind = "E233", "a probe must have exactly one kind (or `use`)";
     ParameterType = "E234", "a probe template parameter is passed a value of the wrong type";
+    TlsOnPlaintext = "E235", "an `http` probe sets `tls` on a plaintext `http://` URL";
     LiteralSecret = "E240", "a secret given as a literal where a reference is required";
     InvalidSecretRef = "E241", "a secret reference with an unknown scheme";
     MatcherCount = "E250", "an expectation must have exactly one matcher";
