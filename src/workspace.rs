@@ -139,9 +139,10 @@ fn not_regular(path: &Path, m: &std::fs::Metadata) -> Diagnostic {
     .help("catalogs and topologies are read from regular files only")
 }
 
-/// Reads a catalog or topology: a regular file (checked before it is opened, and again
-/// once open, without blocking on a FIFO swapped in between) of at most [`MAX_FILE_BYTES`].
-fn read_text(path: &Path) -> Result<String, Diagnostic> {
+/// Reads an input file — a catalog, topology, `--vars` or waiver file, a key: a regular file
+/// (checked before it is opened, and again once open, without blocking on a FIFO swapped in
+/// between) of at most [`MAX_FILE_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
 

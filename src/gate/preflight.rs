@@ -112,8 +112,8 @@ pub fn check(req: &Request<'_>) -> Verdict {
     catalog_rules(req, &m, &mut reasons, &mut warnings);
     if let Some(key) = req.verify_key {
         let sig = crate::gate::signing::sig_path(req.certification);
-        match std::fs::read_to_string(&sig) {
-            Err(e) => reasons.push(format!("no signature at {}: {e}", sig.display())),
+        match crate::workspace::read_text(&sig) {
+            Err(d) => reasons.push(format!("no signature at {}", d.message)),
             Ok(text) => {
                 if let Err(why) = crate::gate::signing::verify(key, &bytes, &text) {
                     reasons.push(format!("signature: {why}"));

@@ -74,7 +74,7 @@ pub fn verify(pub_file: &Path, bytes: &[u8], sig_text: &str) -> Result<(), Strin
 }
 
 fn read_key<const N: usize>(path: &Path, kind: &str) -> Result<[u8; N], String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::workspace::read_text(path).map_err(|d| d.message)?;
     let raw = text
         .trim()
         .strip_prefix(kind)

@@ -53,8 +53,8 @@ pub struct Waivers {
 impl Waivers {
     /// Reads a YAML, TOML or JSON waiver file; every problem is an error naming the file.
     pub fn load(path: &Path, now: Timestamp) -> Result<Waivers, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--waivers {}: {e}", path.display()))?;
+        let text =
+            crate::workspace::read_text(path).map_err(|d| format!("--waivers {}", d.message))?;
         let format = Format::from_path(path).unwrap_or(Format::Yaml);
         let source = std::sync::Arc::new(Source::new(path.to_path_buf(), text, format));
         let mut diags = Diagnostics::default();

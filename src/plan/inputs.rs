@@ -54,7 +54,7 @@ impl Overrides {
         o
     }
 
-    fn file(&mut self, path: &PathBuf, diags: &mut Diagnostics) {
+    fn file(&mut self, path: &std::path::Path, diags: &mut Diagnostics) {
         let Some(format) = Format::from_path(path) else {
             diags.push(Diagnostic::error(
                 Code::BadOverride,
@@ -65,17 +65,15 @@ impl Overrides {
             ));
             return;
         };
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::workspace::read_text(path) {
             Ok(t) => t,
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    Code::Io,
-                    format!("--vars {}: {e}", path.display()),
-                ));
+            Err(mut d) => {
+                d.message = format!("--vars {}", d.message);
+                diags.push(d);
                 return;
             }
         };
-        let source = Arc::new(Source::new(path.clone(), text, format));
+        let source = Arc::new(Source::new(path.to_path_buf(), text, format));
         let Some(doc) = load::parse(source.clone(), diags) else {
             return;
         };
