@@ -16,7 +16,9 @@ fn certified(dir: &Path) -> PathBuf {
     certified_healthy(dir, &[])
 }
 
-fn qualify(dir: &Path, m: &Path, vars: &[&str]) -> (Out, Value) {
+/// `labcert qualify` of certification `m` with qualification catalog `catalog`, writing
+/// `dir/q.json`; the smoke catalog's marker goes to `dir/ran`.
+fn run_qualify(dir: &Path, m: &Path, catalog: &Path, vars: &[&str]) -> Out {
     let out = dir.join("q.json");
     let marker = format!("smoke.marker={}", dir.join("ran").display());
     let mut args = vec![
@@ -28,7 +30,7 @@ fn qualify(dir: &Path, m: &Path, vars: &[&str]) -> (Out, Value) {
         "--release",
         "v1.5.0",
         "--catalog",
-        "fixtures/qualification/smoke.yaml",
+        catalog.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--var",
@@ -37,7 +39,12 @@ fn qualify(dir: &Path, m: &Path, vars: &[&str]) -> (Out, Value) {
     for v in vars {
         args.extend(["--var", v]);
     }
-    let o = labcert_env(&args, &[]);
+    labcert_env(&args, &[])
+}
+
+fn qualify(dir: &Path, m: &Path, vars: &[&str]) -> (Out, Value) {
+    let out = dir.join("q.json");
+    let o = run_qualify(dir, m, Path::new("fixtures/qualification/smoke.yaml"), vars);
     let q: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("schemas/qualification.schema.json")).unwrap(),
@@ -142,27 +149,7 @@ fn a_broken_catalog_is_named_where_the_user_keeps_it() {
     let good = std::fs::read_to_string(root().join("fixtures/qualification/smoke.yaml")).unwrap();
     std::fs::write(&mine, good.replacen("checks:", "checks:\n      - id: typo\n        probe: { command: { argv: [\"true\"] } }\n        expect: [{ exit: 0 }]\n        timout: 5s", 1)).unwrap();
     let out = dir.path().join("q.json");
-    let marker = format!("smoke.marker={}", dir.path().join("ran").display());
-    let qualify_mine = || {
-        labcert_env(
-            &[
-                "--catalogs",
-                "fixtures/certify",
-                "qualify",
-                "--certification",
-                m.to_str().unwrap(),
-                "--release",
-                "v1.5.0",
-                "--catalog",
-                mine.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--var",
-                &marker,
-            ],
-            &[],
-        )
-    };
+    let qualify_mine = || run_qualify(dir.path(), &m, &mine, &[]);
     let o = qualify_mine();
     assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
     assert!(
