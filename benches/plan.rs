@@ -63,6 +63,7 @@ fn measure(root: &Path, dense: bool) {
         environment: None,
         vars: vec![],
         vars_files: vec![],
+        bound: Default::default(),
     };
     // Load + validate + plan in-process, each run on a new thread so no template cache is
     // warm: the target. Then the whole CLI (process start, JSON printed), for information.

@@ -98,6 +98,7 @@ fn once(root: &Path, prober: Arc<dyn Prober>, expect: usize) -> (Duration, Durat
         environment: Some("bench".into()),
         vars: vec![],
         vars_files: vec![],
+        bound: Default::default(),
     };
     let start = Instant::now();
     let mut diags = Diagnostics::default();

@@ -110,6 +110,7 @@ impl TargetArgs {
             environment: self.environment.clone(),
             vars: self.vars.clone(),
             vars_files: self.vars_files.clone(),
+            bound: Default::default(),
         }
     }
 }

@@ -59,6 +59,7 @@ fn run_all(dir: &Path, catalog: &str, topology: &str, ext: &str) {
         environment: None,
         vars: vec![],
         vars_files: vec![],
+        bound: Default::default(),
     };
     if let Some((plan, _)) = labcert::plan::command::plan(&args, dir, &mut diags) {
         let _ = labcert::plan::render::text(&plan);

@@ -186,17 +186,12 @@ fn catalog_rules(
     warnings: &mut Vec<String>,
 ) {
     // The check set is planned again with the inputs the certification was planned with.
-    let vars = m
-        .inputs
-        .iter()
-        .flat_map(|(cat, vars)| vars.iter().map(move |(k, v)| format!("{cat}.{k}={v}")))
-        .collect();
     let args = crate::plan::Target {
         topology: req.topology.to_string(),
         providers: req.providers.clone(),
         environment: Some(req.environment.to_string()),
-        vars,
-        vars_files: Vec::new(),
+        bound: m.inputs.clone(),
+        ..Default::default()
     };
     let mut diags = Diagnostics::default();
     let Some((plan, set)) = crate::plan::command::plan(&args, req.catalogs, &mut diags) else {
@@ -335,7 +330,7 @@ fn check_set_rule(
     let mut found = Vec::new();
     if !missing.is_empty() {
         found.push(format!(
-            "{} check{} the catalogs plan for these providers {} not in the certification: {}",
+            "{} check{} the catalogs plan for these providers {} not in the certification (certify again so each runs; split runs merged hold them all): {}",
             missing.len(),
             if missing.len() == 1 { "" } else { "s" },
             if missing.len() == 1 { "is" } else { "are" },

@@ -261,6 +261,7 @@ fn run_catalog(
         environment: Some(environment.to_string()),
         vars,
         vars_files: args.vars_files.clone(),
+        bound: Default::default(),
     };
     let set = crate::validate::Set {
         catalogs: vec![*cat],

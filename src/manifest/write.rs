@@ -45,7 +45,8 @@ pub fn check_target(path: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Ok(md) if !md.file_type().is_file() => {
             return Err(format!(
-                "{} exists and is {}, not a regular file: labcert replaces only regular files",
+                "{} exists and is {}, not a regular file: labcert replaces only regular files; \
+                 name a new file instead",
                 path.display(),
                 kind(&md.file_type())
             ));
@@ -66,7 +67,7 @@ pub fn check_target(path: &Path) -> Result<(), String> {
         }
         Err(e) => {
             return Err(format!(
-                "{}: directory {} cannot be used: {e}",
+                "{}: directory {} cannot be used: {e}; create it or name a file in another one",
                 path.display(),
                 dir.display()
             ));

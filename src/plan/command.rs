@@ -77,7 +77,12 @@ pub fn plan_loaded(
     topo: Option<workspace::LoadedTopology>,
     diags: &mut Diagnostics,
 ) -> Option<(super::Plan, Set)> {
-    let overrides = Overrides::read(&args.vars, &args.vars_files, diags);
+    let mut overrides = Overrides {
+        vars: args.bound.clone(),
+    };
+    for (cat, vars) in Overrides::read(&args.vars, &args.vars_files, diags).vars {
+        overrides.vars.entry(cat).or_default().extend(vars);
+    }
     let analysis = analyze::analyze(&set.catalogs, diags);
     let topo = topo?;
     let by_id: HashMap<&str, &LoadedCatalog> = set

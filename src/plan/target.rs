@@ -15,4 +15,7 @@ pub struct Target {
     pub vars: Vec<String>,
     /// `{ catalog: { var: value } }` files, applied before `vars`.
     pub vars_files: Vec<PathBuf>,
+    /// Values already bound, per catalog, applied before the files and flags: the inputs a
+    /// certification recorded, when preflight plans its check set again.
+    pub bound: indexmap::IndexMap<String, indexmap::IndexMap<String, serde_json::Value>>,
 }

@@ -59,6 +59,7 @@ impl Lab {
         let target = Target {
             topology: "t".into(),
             environment: Some("test".into()),
+            bound: Default::default(),
             ..Target::default()
         };
         let mut diags = Diagnostics::default();
