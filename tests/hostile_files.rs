@@ -237,8 +237,13 @@ fn a_file_over_16_mib_is_refused_by_name() {
 }
 
 /// Runs as `nobody` when the tests run as root (root reads anything whatever its mode).
+/// `nobody` runs a copy of the binary in `dir` (which the caller makes 0755): the build's
+/// own directory may be closed to it, as a clone in a `mktemp -d` directory (0700) is.
 fn labcert_unprivileged(dir: &Path, args: &[&str]) -> Out {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labcert"));
+    let bin = dir.join("labcert");
+    std::fs::copy(env!("CARGO_BIN_EXE_labcert"), &bin).expect("copy the binary");
+    chmod(&bin, 0o755);
+    let mut cmd = Command::new(&bin);
     cmd.current_dir(dir)
         .env("LABCERT_CATALOGS", dir.join("catalogs"))
         .env("NO_COLOR", "1")
