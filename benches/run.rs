@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use labcert::diag::Diagnostics;
-use labcert::plan::Target;
+use labcert::plan::{Spec, Target};
 use labcert::probe::{Limits, Observation};
 use labcert::run::check::Env;
 use labcert::run::prober::{BoxFuture, Live, Prober};
@@ -28,12 +28,7 @@ const PER_GROUP: usize = 100;
 struct Instant0;
 
 impl Prober for Instant0 {
-    fn probe<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a serde_json::Value,
-        _: Limits,
-    ) -> BoxFuture<'a, Observation> {
+    fn probe<'a>(&'a self, _: &'a Spec, _: Limits) -> BoxFuture<'a, Observation> {
         Box::pin(async {
             Observation {
                 exit: Some(0),
@@ -116,9 +111,9 @@ fn once(root: &Path, prober: Arc<dyn Prober>, expect: usize) -> (Duration, Durat
         max_output: 1 << 20,
     });
     let start = Instant::now();
+    drop(set);
     let results = runtime.block_on(labcert::run::run(
         Arc::new(plan),
-        Arc::new(set.catalogs),
         env,
         Options::default(),
         Cancel::default(),

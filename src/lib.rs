@@ -16,7 +16,7 @@ pub use cli::run;
 pub(crate) mod analyze;
 pub mod gate;
 pub(crate) mod graph;
-pub(crate) mod judge;
+pub mod judge;
 pub mod plan;
 pub mod probe;
 pub mod report;

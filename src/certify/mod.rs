@@ -38,9 +38,9 @@ pub(crate) fn certify(args: &Request, root: &Path, prober: Arc<dyn Prober>) -> O
     let options = options(args, &set);
     let plan = Arc::new(plan);
     let cats = Arc::new(set.catalogs);
-    let env = environment_of(args, &cats, &setup);
+    let env = environment_of(args, &setup);
     let started = jiff::Timestamp::now();
-    let (results, cancel) = probe(&plan, &cats, env, options, &mut out.list)?;
+    let (results, cancel) = probe(&plan, env, options, &mut out.list)?;
     drop(std::mem::take(&mut out.list));
     let m = record(
         args,
@@ -119,14 +119,9 @@ fn options(args: &Request, set: &Set) -> Options {
 }
 
 /// What the checks run with: the prober, the repairer (only certify makes one), waivers.
-fn environment_of(
-    args: &Request,
-    cats: &Arc<Vec<LoadedCatalog>>,
-    setup: &setup::Setup,
-) -> Arc<Env> {
+fn environment_of(args: &Request, setup: &setup::Setup) -> Arc<Env> {
     let max_output = crate::probe::Limits::default().max_output;
     let repairer = repair::Steps {
-        cats: cats.clone(),
         prober: setup.prober.clone(),
         secrets: setup.secrets.clone(),
         apply: args.repair,
@@ -149,7 +144,6 @@ fn environment_of(
 /// Probes the lab: the scheduler on its own runtime, stopped by SIGINT, SIGTERM or SIGHUP.
 fn probe(
     plan: &Arc<Plan>,
-    cats: &Arc<Vec<LoadedCatalog>>,
     env: Arc<Env>,
     options: Options,
     reporters: &mut [Box<dyn Reporter>],
@@ -161,15 +155,7 @@ fn probe(
         .map_err(|e| Error::System(format!("cannot start the runtime: {e}")))?;
     let results = runtime.block_on(async {
         tokio::spawn(run::signals::watch(cancel.clone()));
-        run::run(
-            plan.clone(),
-            cats.clone(),
-            env,
-            options,
-            cancel.clone(),
-            reporters,
-        )
-        .await
+        run::run(plan.clone(), env, options, cancel.clone(), reporters).await
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok((results, cancel))

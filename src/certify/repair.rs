@@ -8,20 +8,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::judge;
+use crate::judge::{self, Query, Root};
 use crate::manifest::{
     Before, Expectation, Guard, RanStep, RepairEntry, RepairStatus, StepEntry, StepResult,
     Verification,
 };
-use crate::model::expect::Expect;
-use crate::plan::{Planned, late};
+use crate::model::repair::PveTask;
+use crate::plan::{Kind, Planned, late};
 use crate::probe::{Limits, Observation};
 use crate::run::classify::classify;
 use crate::run::prober::{BoxFuture, Prober};
 use crate::run::repair::{RepairRequest, Repairer};
 use crate::run::secrets::Secrets;
 use crate::run::{CheckResult, Reason, Status};
-use crate::workspace::LoadedCatalog;
 
 /// How long one repair step's probe may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -37,7 +36,6 @@ fn number(i: usize) -> u32 {
 }
 
 pub(super) struct Steps {
-    pub cats: Arc<Vec<LoadedCatalog>>,
     pub prober: Arc<dyn Prober>,
     pub secrets: Arc<Secrets>,
     /// `--repair`: run the steps. Otherwise only say what would run.
@@ -81,16 +79,16 @@ impl Repairer for Steps {
                 result.repair = Some(entry);
                 result
             };
-            match late::repair_guard(&self.cats, p, req.checks.clone()) {
+            match late::repair_guard(p, req.checks.clone()) {
                 Err(why) => {
                     entry.message = Some(why);
                     return done(entry, RepairStatus::Error, req.failed.clone());
                 }
-                Ok(Some((expr, reason, true))) => {
-                    entry.message = Some(format!("repair refused: {reason}"));
+                Ok(Some(g)) if g.refused => {
+                    entry.message = Some(format!("repair refused: {}", g.reason));
                     entry.guard = Some(Guard {
-                        refuse_if: expr,
-                        reason,
+                        refuse_if: g.refuse_if,
+                        reason: g.reason,
                     });
                     return done(entry, RepairStatus::Refused, req.failed.clone());
                 }
@@ -104,7 +102,7 @@ impl Repairer for Steps {
                             .map(|st| {
                                 let mut st = st.clone();
                                 if let Some(probe) = st.probe.as_mut() {
-                                    self.secrets.mask_value(probe);
+                                    probe.spec.strings_mut(&mut |s| *s = self.secrets.mask(s));
                                 }
                                 StepEntry::Planned(st)
                             })
@@ -193,13 +191,7 @@ impl Steps {
             passed: false,
             captures: Map::new(),
         };
-        let st = match late::repair_step(
-            &self.cats,
-            p,
-            i,
-            checks.clone(),
-            Value::Object(steps.clone()),
-        ) {
+        let st = match late::repair_step(p, i, checks.clone(), Value::Object(steps.clone())) {
             Ok(s) => s,
             Err(why) => return fail(None, why),
         };
@@ -210,9 +202,8 @@ impl Steps {
         let Some(probe) = &st.probe else {
             return fail(title, "the step has no probe".into());
         };
-        let kind = probe.get("kind").and_then(Value::as_str).unwrap_or("");
-        let raw_spec = probe.get("spec").cloned().unwrap_or(Value::Null);
-        let spec = match self.secrets.substitute(&p.catalog, &raw_spec) {
+        let kind = probe.kind();
+        let spec = match self.secrets.substitute_spec(&p.catalog, &probe.spec) {
             Ok(s) => s,
             Err(missing) => {
                 return fail(
@@ -221,36 +212,26 @@ impl Steps {
                 );
             }
         };
-        let mut expects = Vec::new();
-        for e in &st.expect {
-            match serde_json::from_value::<Expect>(e.clone()) {
-                Ok(x) => expects.push(x),
-                Err(err) => return fail(title, format!("step expectation is not valid: {err}")),
-            }
-        }
         let limits = Limits {
             timeout: STEP_TIMEOUT,
             max_output: self.max_output,
         };
-        let obs = self.prober.probe(kind, &spec, limits).await;
-        let (passed, message, results) = self.judge_step(kind, &expects, &obs);
+        let obs = self.prober.probe(&spec, limits).await;
+        let (passed, message, results) = self.judge_step(kind, &st.expect, &obs);
         let mut captures = Map::new();
         if passed {
-            let root = obs.json.clone().unwrap_or(Value::Null);
+            let null = Value::Null;
+            let root = Root::new(obs.json.as_ref().unwrap_or(&null));
             for (name, q) in &st.capture {
-                let v = q
-                    .as_str()
-                    .and_then(|q| judge::query(q, &root).ok())
-                    .unwrap_or(Value::Null);
-                captures.insert(name.clone(), v);
+                captures.insert(name.clone(), capture(q, &root));
             }
         }
-        let mut request = spec.clone();
+        let mut request = spec.to_json();
         self.secrets.mask_value(&mut request);
         let record = RanStep {
             step: number(i),
             title,
-            kind: Some(kind.to_string()),
+            kind: Some(kind.as_str().to_string()),
             request: Some(request),
             result: Some(StepResult {
                 status: obs.status,
@@ -275,11 +256,11 @@ impl Steps {
     /// without error and (HTTP) with 2xx or (command) exit 0.
     fn judge_step(
         &self,
-        kind: &str,
-        expects: &[Expect],
+        kind: Kind,
+        expects: &[judge::Expectation],
         obs: &Observation,
     ) -> (bool, Option<String>, Vec<Expectation>) {
-        let judges_status = expects.iter().any(|e| e.status.is_some());
+        let judges_status = expects.iter().any(|e| e.spec().status.is_some());
         if let Some(v) = classify(&[], obs, judges_status) {
             let why = obs
                 .error
@@ -290,9 +271,9 @@ impl Steps {
         }
         if expects.is_empty() {
             let ok = match kind {
-                "http" => obs.status.is_some_and(|s| (200..300).contains(&s)),
-                "command" | "ssh" => obs.exit == Some(0),
-                _ => obs.error.is_none(),
+                Kind::Http => obs.status.is_some_and(|s| (200..300).contains(&s)),
+                Kind::Command | Kind::Ssh => obs.exit == Some(0),
+                Kind::Tcp | Kind::Dns => obs.error.is_none(),
             };
             let why = (!ok).then(|| {
                 let class = obs
@@ -307,8 +288,7 @@ impl Steps {
             });
             return (ok, why, Vec::new());
         }
-        let results: Vec<judge::ExpectationResult> =
-            expects.iter().map(|e| judge::judge(e, obs)).collect();
+        let results = judge::judge_all(expects, obs);
         let failed = results.iter().find(|r| !r.passed).map(|r| r.describe());
         let values = results
             .iter()
@@ -329,7 +309,7 @@ impl Steps {
         p: &Planned,
         i: usize,
         title: Option<String>,
-        task: &Value,
+        task: &PveTask,
     ) -> StepOutcome {
         let title = title.unwrap_or_else(|| "Wait for the Proxmox VE task".into());
         let fail = |message: String| StepOutcome {
@@ -342,23 +322,12 @@ impl Steps {
             passed: false,
             captures: Map::new(),
         };
-        let api = task.get("api").and_then(Value::as_str).unwrap_or("");
-        let upid = task
-            .get("upid")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim();
-        let dur = |k: &str, d: Duration| {
-            task.get(k)
-                .and_then(Value::as_str)
-                .and_then(|s| crate::model::duration::parse(s).ok())
-                .map(|x| x.0)
-                .unwrap_or(d)
-        };
+        let api = task.api.as_str();
+        let upid = task.upid.trim();
         // A pause under MIN_TASK_EVERY would hammer the API (and, unpaced, never add up).
         let (timeout, every) = (
-            dur("timeout", TASK_TIMEOUT),
-            dur("every", TASK_EVERY).max(MIN_TASK_EVERY),
+            task.timeout.map_or(TASK_TIMEOUT, |d| d.0),
+            task.every.map_or(TASK_EVERY, |d| d.0).max(MIN_TASK_EVERY),
         );
         let Some(node) = upid
             .split(':')
@@ -374,19 +343,11 @@ impl Steps {
             "path".into(),
             format!("/nodes/{node}/tasks/{upid}/status").into(),
         );
-        let probe = match late::template_probe(&self.cats, p, api, with) {
+        let probe = match late::template_probe(p, api, with) {
             Ok(v) => v,
             Err(why) => return fail(why),
         };
-        let kind = probe
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let spec = match self
-            .secrets
-            .substitute(&p.catalog, probe.get("spec").unwrap_or(&Value::Null))
-        {
+        let spec = match self.secrets.substitute_spec(&p.catalog, &probe.spec) {
             Ok(s) => s,
             Err(missing) => {
                 return fail(format!("missing_requirement: {}", missing.join("; ")));
@@ -400,7 +361,7 @@ impl Steps {
                 timeout: STEP_TIMEOUT.min(timeout),
                 max_output: self.max_output,
             };
-            let obs = self.prober.probe(&kind, &spec, limits).await;
+            let obs = self.prober.probe(&spec, limits).await;
             if let Some(e) = &obs.error {
                 return fail(format!("polling task {upid}: {}", e.message));
             }
@@ -452,4 +413,9 @@ impl Steps {
             }
         }
     }
+}
+
+/// A step's captured value: what its query finds, or null.
+fn capture(q: &Query, root: &Root<'_>) -> Value {
+    q.search(root).unwrap_or(Value::Null)
 }

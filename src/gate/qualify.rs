@@ -308,15 +308,7 @@ fn run_catalog(
     let cancel = Cancel::default();
     let results = runtime.block_on(async {
         tokio::spawn(crate::run::signals::watch(cancel.clone()));
-        crate::run::run(
-            plan.clone(),
-            Arc::new(set.catalogs),
-            env,
-            options,
-            cancel.clone(),
-            &mut [],
-        )
-        .await
+        crate::run::run(plan.clone(), env, options, cancel.clone(), &mut []).await
     });
     // An interrupted run qualified nothing: what it cancelled counts against it.
     let interrupted = cancel.is_interrupted();

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::ExpectationResult;
 use super::compare::{as_number, loosely_equal};
+use super::compiled::Patterns;
 use crate::model::expect::{LengthMatch, Matcher};
 
 fn done(
@@ -40,7 +41,7 @@ fn list(v: &Value) -> Vec<Value> {
 }
 
 /// Applies the single matcher set in `m` (analysis guarantees there is exactly one).
-pub(super) fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
+pub(super) fn apply(m: &Matcher, actual: &Value, patterns: &Patterns) -> ExpectationResult {
     if let Some(x) = m.equals.as_deref() {
         return done("equals", x.clone(), actual, loosely_equal(actual, x), None);
     }
@@ -68,7 +69,7 @@ pub(super) fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
     }
     if let Some(re) = &m.matches {
         let expected = Value::String(re.clone());
-        return match (regex::Regex::new(re), text(actual)) {
+        return match (patterns.get(re), text(actual)) {
             (Err(e), _) => done(
                 "matches",
                 expected,
@@ -148,7 +149,7 @@ pub(super) fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
                 None,
             ),
             LengthMatch::Matcher(inner) => {
-                let mut r = apply(inner, &Value::from(n));
+                let mut r = apply(inner, &Value::from(n), patterns);
                 r.matcher = format!("length {}", r.matcher);
                 r
             }
@@ -161,7 +162,8 @@ pub(super) fn apply(m: &Matcher, actual: &Value) -> ExpectationResult {
     for (name, inner, all) in [("all", &m.all, true), ("any", &m.any, false)] {
         if let Some(inner) = inner {
             let items = list(actual);
-            let results: Vec<ExpectationResult> = items.iter().map(|i| apply(inner, i)).collect();
+            let results: Vec<ExpectationResult> =
+                items.iter().map(|i| apply(inner, i, patterns)).collect();
             let passed = if all {
                 results.iter().all(|r| r.passed)
             } else {

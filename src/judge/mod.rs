@@ -3,12 +3,15 @@
 //! booleans). Every result carries the query, matcher, expected and actual values.
 
 mod compare;
+mod compiled;
 mod matchers;
+
+pub use compiled::{Expectation, Query, Root};
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::expect::{Expect, Matcher};
+use crate::model::expect::Matcher;
 
 pub(crate) use crate::probe::Observation;
 
@@ -26,8 +29,16 @@ pub struct ExpectationResult {
     pub message: Option<String>,
 }
 
+/// Judges every expectation against one observation, its JSON converted once.
+pub(crate) fn judge_all(expects: &[Expectation], obs: &Observation) -> Vec<ExpectationResult> {
+    let null = Value::Null;
+    let root = Root::new(obs.json.as_ref().unwrap_or(&null));
+    expects.iter().map(|e| judge(e, obs, &root)).collect()
+}
+
 /// Judges one expectation. Never panics; a bad query or value is a failed result that says so.
-pub(crate) fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
+pub(crate) fn judge(c: &Expectation, obs: &Observation, root: &Root<'_>) -> ExpectationResult {
+    let e = c.spec();
     if let Some(codes) = &e.status {
         let actual = obs.status.map(Value::from).unwrap_or(Value::Null);
         let passed = obs.status.is_some_and(|s| codes.0.contains(&s));
@@ -59,16 +70,15 @@ pub(crate) fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
         if let Some(m) = m {
             // A command's output ends with a newline the catalog should not have to spell.
             let text = text.trim_end_matches(['\n', '\r']);
-            let mut r = matchers::apply(m, &Value::String(text.to_string()));
+            let mut r = matchers::apply(m, &Value::String(text.to_string()), &c.patterns);
             r.matcher = format!("{name} {}", r.matcher);
             r.message = e.message.clone().or(r.message);
             return r;
         }
     }
-    let root = obs.json.clone().unwrap_or(Value::Null);
-    let mut actual = match &e.query {
-        None => root,
-        Some(q) => match query(q, &root) {
+    let mut actual = match &c.query {
+        None => root.json().clone(),
+        Some(q) => match q.search(root) {
             Ok(v) => v,
             Err(why) => {
                 let mut r = result(
@@ -79,7 +89,7 @@ pub(crate) fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
                     false,
                     Some(why),
                 );
-                r.matcher = matcher_name(&e.matcher());
+                r.matcher = matcher_name(&c.matcher);
                 return r;
             }
         },
@@ -89,7 +99,7 @@ pub(crate) fn judge(e: &Expect, obs: &Observation) -> ExpectationResult {
     {
         actual = (**default).clone();
     }
-    let mut r = matchers::apply(&e.matcher(), &actual);
+    let mut r = matchers::apply(&c.matcher, &actual, &c.patterns);
     r.query = e.query.clone();
     if e.message.is_some() && !r.passed {
         r.message = e.message.clone();
@@ -145,16 +155,6 @@ impl ExpectationResult {
             self.message.as_deref(),
         )
     }
-}
-
-/// Runs a JMESPath query over a JSON value.
-pub(crate) fn query(q: &str, data: &Value) -> Result<Value, String> {
-    let expr = jmespath::compile(q).map_err(|e| format!("invalid JMESPath `{q}`: {}", e.reason))?;
-    let var = jmespath::Variable::try_from(data.clone()).map_err(|e| e.to_string())?;
-    let found = expr
-        .search(var)
-        .map_err(|e| format!("query `{q}` failed: {}", e.reason))?;
-    serde_json::to_value(&*found).map_err(|e| e.to_string())
 }
 
 fn matcher_name(m: &Matcher) -> String {

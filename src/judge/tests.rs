@@ -2,8 +2,13 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn expect(v: Value) -> Expect {
-    serde_json::from_value(v).expect("expectation")
+fn expect(v: Value) -> Expectation {
+    Expectation::compile(serde_json::from_value(v).expect("expectation"))
+}
+
+/// One expectation judged on its own (shadows the module's three-argument `judge`).
+fn judge(e: &Expectation, obs: &Observation) -> ExpectationResult {
+    judge_all(std::slice::from_ref(e), obs).remove(0)
 }
 
 fn body(v: Value) -> Observation {

@@ -56,7 +56,9 @@ pub struct PveTask {
     /// The UPID to wait for, usually `{{ steps.<id>.upid }}`.
     pub upid: String,
     /// How long to wait (default 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     /// Poll interval (default 2s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<Duration>,
 }

@@ -3,17 +3,18 @@
 use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
-use minijinja::Value as MjValue;
 use serde_json::{Map, Value, json};
 
 use super::expand::{self, Instance};
 use super::inputs::Overrides;
-use super::{
-    Blocked, GuardPlan, PLAN_VERSION, Plan, PlanCatalog, Planned, PlannedStep, RepairPlan, State,
-};
+use super::late::{Late, Source};
+use super::probe::ProbeCall;
+use super::templating::{Mode, RawCache, compact, probe, render_plan};
+use super::{Blocked, PLAN_VERSION, Plan, PlanCatalog, Planned, State};
 use crate::analyze::{Analysis, DefId, check_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
-use crate::model::probe::Probe;
+use crate::judge::{Expectation, Query};
+use crate::model::expect::Expect;
 use crate::model::{Catalog, Provider};
 use crate::template::{self, Ctx, ctx_value, to_ctx};
 use crate::workspace::{LoadedCatalog, LoadedTopology};
@@ -82,10 +83,16 @@ pub fn build(
         })
         .collect();
     missing.sort();
+    let mut sources = std::collections::HashMap::new();
     for (i, p) in checks.iter_mut().enumerate() {
-        if p.state == State::Planned && (p.repair.is_some() || super::late::waits_for_captures(p)) {
-            p.late = Some(std::sync::Arc::new(super::late::Late {
-                def: defs[i],
+        if p.state == State::Planned && (p.repair.is_some() || p.waits) {
+            let d = defs[i];
+            let source = sources
+                .entry(d)
+                .or_insert_with(|| std::sync::Arc::new(Source::of(&cats[d.cat].model, d)))
+                .clone();
+            p.late = Some(std::sync::Arc::new(Late {
+                source,
                 ctx: std::mem::take(&mut contexts[i]),
             }));
         }
@@ -709,7 +716,7 @@ fn planned(
         wave: None,
         needs: Vec::new(),
         need_index: Vec::new(),
-        probe: Value::Null,
+        probe: None,
         expect: Vec::new(),
         capture: IndexMap::new(),
         timeout,
@@ -719,6 +726,7 @@ fn planned(
         classify,
         repair: None,
         sensitive: k.sensitive,
+        waits: false,
         late: None,
         source: format!("{}:{line}", c.doc.source.path.display()),
     };
@@ -751,10 +759,13 @@ fn planned(
             Err(e) => fail(format!("{base}/when"), e),
         }
     }
-    match probe(m, &k.probe, ctx, Mode::Plan, raw) {
-        Ok(v) => p.probe = v,
-        Err(e) => fail(format!("{base}/probe"), e),
-    }
+    let rendered = match probe(&m.probes, &k.probe, ctx, Mode::Plan, raw) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            fail(format!("{base}/probe"), e);
+            None
+        }
+    };
     let expects = raw
         .expects
         .entry(d)
@@ -766,6 +777,7 @@ fn planned(
         })
         .clone();
     let mut late = Vec::new();
+    let mut expect = Vec::with_capacity(expects.len());
     for (i, e) in expects.iter().enumerate() {
         match render_plan(e, &mctx) {
             Ok(v) => {
@@ -778,21 +790,60 @@ fn planned(
                         format!("{}: {}", p.id, why.1),
                     ));
                 }
-                p.expect.push(v);
+                expect.push(v);
             }
             Err(err) => fail(format!("{base}/expect/{i}"), err),
         }
     }
+    let mut capture = IndexMap::new();
     for (name, q) in &k.capture {
         match render_plan(&Value::String(q.clone()), &mctx) {
             Ok(v) => {
-                p.capture.insert(name.clone(), v);
+                capture.insert(name.clone(), v);
             }
             Err(err) => fail(format!("{base}/capture/{name}"), err),
         }
     }
+    // What still holds values only the run knows is rendered again then.
+    p.waits = rendered
+        .iter()
+        .chain(&expect)
+        .chain(capture.values())
+        .any(waits);
+    if let Some(v) = rendered {
+        match ProbeCall::from_json(v) {
+            Ok(call) => p.probe = Some(call),
+            Err(why) => late.push(located(
+                c,
+                &format!("{base}/probe"),
+                Code::WrongType,
+                format!("{}: the rendered probe is not valid: {why}", p.id),
+            )),
+        }
+    }
+    for (i, v) in expect.into_iter().enumerate() {
+        match serde_json::from_value::<Expect>(v) {
+            Ok(e) => p.expect.push(Expectation::compile(e)),
+            // A placeholder where a number or a table goes: the run renders it properly.
+            Err(_) if p.waits => p.expect.push(Expectation::compile(k.expect[i].clone())),
+            Err(why) => late.push(located(
+                c,
+                &format!("{base}/expect/{i}"),
+                Code::WrongType,
+                format!(
+                    "{}: expectation {} is not valid once rendered: {why}",
+                    p.id,
+                    i + 1
+                ),
+            )),
+        }
+    }
+    p.capture = capture
+        .into_iter()
+        .map(|(name, q)| (name, Query::compile(&query_text(&q))))
+        .collect();
     if let Some(r) = &k.repair {
-        p.repair = Some(repair(m, r, ctx, raw));
+        p.repair = Some(super::repair::plan(&m.probes, r, ctx, raw));
     }
     for d in late {
         diags.push(d);
@@ -811,96 +862,22 @@ fn title_src(k: &crate::model::Check) -> String {
     k.title.clone().unwrap_or_else(|| k.id.clone())
 }
 
-/// How strings are rendered: for the plan (computations on captures shown as written),
-/// leniently (repair steps reading earlier steps' results), or for the run (everything).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
-    Plan,
-    Lenient,
-    Run,
-}
-
-pub(super) fn render_mode(v: &Value, c: &MjValue, mode: Mode) -> Result<Value, minijinja::Error> {
-    match mode {
-        Mode::Plan => render_plan(v, c),
-        Mode::Lenient => Ok(render_lenient(v, c)),
-        Mode::Run => render_run(v, c),
+/// Whether a rendered value still holds a capture placeholder or an unrendered template.
+fn waits(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("<capture:") || s.contains("{{") || s.contains("{%"),
+        Value::Array(a) => a.iter().any(waits),
+        Value::Object(m) => m.values().any(waits),
+        _ => false,
     }
 }
 
-/// Renders a probe, resolving `use` against the catalog's templates.
-pub(super) fn probe(
-    m: &Catalog,
-    pr: &Probe,
-    ctx: &Ctx,
-    mode: Mode,
-    raw: &mut RawCache,
-) -> Result<Value, minijinja::Error> {
-    let mctx = ctx_value(ctx);
-    let render = |v: &Value, c: &MjValue| render_mode(v, c, mode);
-    let (kind, spec, used) = match pr
-        .uses
-        .as_ref()
-        .and_then(|u| m.probes.get(u).map(|t| (u, t)))
-    {
-        Some((name, t)) => {
-            let mut params = Map::new();
-            for (pn, decl) in &t.params {
-                if let Some(d) = &decl.default {
-                    params.insert(pn.clone(), d.clone());
-                }
-            }
-            for (pn, v) in &pr.with {
-                params.insert(pn.clone(), render(v, &mctx)?);
-            }
-            let mut inner = ctx.clone();
-            inner.insert("params".into(), to_ctx(Value::Object(params)));
-            let (kind, spec) = raw.spec(t as *const _ as usize, || {
-                let (k, v) = t.kind_json();
-                (k, compact(v))
-            });
-            (kind, render(&spec, &ctx_value(&inner))?, Some(name.clone()))
-        }
-        None => {
-            let (kind, spec) = raw.spec(pr as *const _ as usize, || {
-                let (k, v) = pr.kind_json();
-                (k, compact(v))
-            });
-            (kind, render(&spec, &mctx)?, None)
-        }
-    };
-    let mut out = Map::new();
-    out.insert("kind".into(), Value::String(kind.into()));
-    if let Some(u) = used {
-        out.insert("use".into(), Value::String(u));
+/// A capture's query as text (one rendered to a non-string finds nothing).
+pub(super) fn query_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
-    let spec = if kind == "command" {
-        flatten_argv(spec)
-    } else {
-        spec
-    };
-    out.insert("spec".into(), spec);
-    Ok(Value::Object(out))
-}
-
-/// `argv` elements that render to lists become several arguments, so one probe template
-/// can run commands of different lengths (`argv: [az, "{{ params.args }}", -o, json]`).
-fn flatten_argv(mut spec: Value) -> Value {
-    if let Some(Value::Array(argv)) = spec.get_mut("argv") {
-        let flat: Vec<Value> = argv
-            .drain(..)
-            .flat_map(|a| match a {
-                Value::Array(items) => items,
-                other => vec![other],
-            })
-            .map(|a| match a {
-                Value::String(_) => a,
-                other => Value::String(other.to_string()),
-            })
-            .collect();
-        *argv = flat;
-    }
-    spec
 }
 
 /// A rendered expectation whose query or pattern came from a template and does not compile.
@@ -931,211 +908,9 @@ fn rendered_problem(raw: &Value, rendered: &Value) -> Option<(Code, String)> {
     None
 }
 
-/// Probe specs and expectations as JSON, made once per definition and rendered per instance.
-#[derive(Default)]
-pub(super) struct RawCache {
-    /// Keyed by the address of the probe or template they come from (alive for the whole build).
-    specs: std::collections::HashMap<usize, (&'static str, Value)>,
-    expects: std::collections::HashMap<DefId, Vec<Value>>,
-}
-
-impl RawCache {
-    fn spec(
-        &mut self,
-        key: usize,
-        make: impl FnOnce() -> (&'static str, Value),
-    ) -> (&'static str, Value) {
-        self.specs.entry(key).or_insert_with(make).clone()
-    }
-}
-
-fn repair(
-    m: &Catalog,
-    r: &crate::model::repair::Repair,
-    ctx: &Ctx,
-    raw: &mut RawCache,
-) -> RepairPlan {
-    // Earlier steps' results are unknown before the run: show them as placeholders.
-    let mut ctx = ctx.clone();
-    let mut steps_ph = Map::new();
-    for s in &r.steps {
-        if let Some(id) = &s.id {
-            let caps: Map<String, Value> = s
-                .capture
-                .keys()
-                .map(|c| {
-                    (
-                        c.clone(),
-                        Value::String(format!("<capture:steps.{id}.{c}>")),
-                    )
-                })
-                .collect();
-            steps_ph.insert(id.clone(), Value::Object(caps));
-        }
-    }
-    ctx.insert("steps".into(), to_ctx(Value::Object(steps_ph)));
-    let ctx = &ctx;
-    let mctx = ctx_value(ctx);
-    let steps = r
-        .steps
-        .iter()
-        .map(|s| PlannedStep {
-            id: s.id.clone(),
-            title: s.title.clone(),
-            probe: s
-                .probe
-                .as_ref()
-                .map(|p| probe(m, p, ctx, Mode::Lenient, raw).unwrap_or(Value::Null)),
-            pve_task: s.pve_task.as_ref().map(|t| {
-                render_lenient(&compact(serde_json::to_value(t).unwrap_or_default()), &mctx)
-            }),
-            capture: s
-                .capture
-                .iter()
-                .map(|(name, q)| {
-                    let q = render_lenient(&Value::String(q.clone()), &mctx);
-                    (
-                        name.clone(),
-                        q.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| q.to_string()),
-                    )
-                })
-                .collect(),
-        })
-        .collect();
-    RepairPlan {
-        // The guard usually reads only vars and items, so the plan can already tell.
-        guard: r.guard.as_ref().map(|g| GuardPlan {
-            refuse_if: g.refuse_if.clone(),
-            reason: g.reason.clone(),
-            refused: template::truthy(&g.refuse_if, &mctx).ok(),
-        }),
-        steps,
-        settle: r.settle,
-        reruns: r
-            .reruns
-            .iter()
-            .map(|t| {
-                let v = render_lenient(&Value::String(t.clone()), &mctx);
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect(),
-    }
-}
-
-/// Renders for the plan. A string that computes with captured values (`checks.x.n - 1`)
-/// cannot be evaluated before the run, where those values are placeholders: it is shown
-/// as written. Every other failure is an error.
-fn render_plan(v: &Value, ctx: &MjValue) -> Result<Value, minijinja::Error> {
-    Ok(match v {
-        Value::String(s) => match template::render(s, ctx) {
-            Ok(r) => r,
-            Err(_) if reads_captures(s) => v.clone(),
-            Err(e) => return Err(e),
-        },
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| render_plan(x, ctx))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(m) => {
-            let mut out = Map::with_capacity(m.len());
-            for (k, x) in m {
-                out.insert(k.clone(), render_plan(x, ctx)?);
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    })
-}
-
-fn reads_captures(s: &str) -> bool {
-    template::names(s).is_ok_and(|names| {
-        names
-            .iter()
-            .any(|n| n == "checks" || n.starts_with("checks."))
-    })
-}
-
-/// Renders for the run: captured values are known, so every template must render.
-fn render_run(v: &Value, ctx: &MjValue) -> Result<Value, minijinja::Error> {
-    Ok(match v {
-        Value::String(s) => template::render(s, ctx)?,
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| render_run(x, ctx))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(m) => {
-            let mut out = Map::with_capacity(m.len());
-            for (k, x) in m {
-                out.insert(k.clone(), render_run(x, ctx)?);
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    })
-}
-
-fn render_lenient(v: &Value, ctx: &MjValue) -> Value {
-    match v {
-        Value::String(s) => template::render(s, ctx).unwrap_or_else(|_| v.clone()),
-        Value::Array(a) => Value::Array(a.iter().map(|x| render_lenient(x, ctx)).collect()),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| (k.clone(), render_lenient(x, ctx)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// Drops nulls and empty collections, so rendered specs show what was written.
-pub fn compact(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, x)| (k, compact(x)))
-                .filter(|(_, x)| {
-                    !(x.is_null()
-                        || x.as_object().is_some_and(Map::is_empty)
-                        || x.as_array().is_some_and(Vec::is_empty))
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(compact).collect()),
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arithmetic_on_captures_waits_for_the_run() {
-        let ctx = to_ctx(
-            json!({"checks": {"quota": {"cores": "<capture:checks.quota.cores>"}}, "vars": {"need": 4}}),
-        );
-        let raw = json!({"query": "x", "ge": "{{ checks.quota.cores - vars.need }}"});
-        assert_eq!(render_plan(&raw, &ctx).unwrap(), raw);
-        assert!(
-            render_plan(&json!("{{ vars.need - 'a' }}"), &ctx).is_err(),
-            "other errors still fail"
-        );
-    }
-
-    #[test]
-    fn list_arguments_become_several() {
-        let spec = json!({"argv": ["az", ["vm", "show", "--name", "a b"], "-o", 5]});
-        assert_eq!(
-            flatten_argv(spec),
-            json!({"argv": ["az", "vm", "show", "--name", "a b", "-o", "5"]})
-        );
-    }
 
     #[test]
     fn rendered_queries_and_patterns_are_checked() {

@@ -6,25 +6,56 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::Planned;
-use super::build::{Mode, RawCache, compact, probe, render_mode};
+use super::build::query_text;
+use super::probe::ProbeCall;
+use super::templating::{Mode, RawCache, Templates, compact, probe, render_mode};
 use crate::analyze::DefId;
+use crate::judge::{Expectation, Query};
+use crate::model::expect::Expect;
+use crate::model::probe::Probe;
+use crate::model::repair::{PveTask, Repair};
 use crate::template::{Ctx, ctx_value, to_ctx};
 
-use crate::workspace::LoadedCatalog;
+/// The templates a check is rendered from again at run time: its own, and its catalog's
+/// probe templates. Shared by every instance of one definition.
+#[derive(Debug)]
+pub struct Source {
+    catalog: String,
+    probes: Templates,
+    probe: Probe,
+    expect: Vec<Expect>,
+    capture: IndexMap<String, String>,
+    repair: Option<Repair>,
+}
 
-/// What a second rendering needs: the definition and the instance's template context.
+impl Source {
+    /// The templates of check `d` of catalog `m`.
+    pub(super) fn of(m: &crate::model::Catalog, d: DefId) -> Source {
+        let k = &m.groups[d.group].checks[d.check];
+        Source {
+            catalog: m.catalog.clone(),
+            probes: m.probes.clone(),
+            probe: k.probe.clone(),
+            expect: k.expect.clone(),
+            capture: k.capture.clone(),
+            repair: k.repair.clone(),
+        }
+    }
+}
+
+/// What a second rendering needs: the check's templates and the instance's context.
 #[derive(Debug)]
 pub struct Late {
-    pub def: DefId,
+    pub source: std::sync::Arc<Source>,
     pub ctx: Ctx,
 }
 
 /// The parts of a check that the run renders again.
 #[derive(Debug)]
 pub struct Rendered {
-    pub probe: Value,
-    pub expect: Vec<Value>,
-    pub capture: IndexMap<String, Value>,
+    pub probe: ProbeCall,
+    pub expect: Vec<Expectation>,
+    pub capture: IndexMap<String, Query>,
 }
 
 /// One repair step, rendered with the values the run knows by now.
@@ -32,40 +63,45 @@ pub struct Rendered {
 pub struct RenderedStep {
     pub id: Option<String>,
     pub title: Option<String>,
-    /// `{kind, use?, spec}` like a check's probe.
-    pub probe: Option<Value>,
-    /// `{api, upid, timeout?, every?}`.
-    pub pve_task: Option<Value>,
-    pub expect: Vec<Value>,
-    pub capture: IndexMap<String, Value>,
+    pub probe: Option<ProbeCall>,
+    pub pve_task: Option<PveTask>,
+    pub expect: Vec<Expectation>,
+    pub capture: IndexMap<String, Query>,
 }
 
-/// The repair's guard: `(refuse_if, reason, refused)`, or `None` without a guard.
-pub fn repair_guard(
-    cats: &[LoadedCatalog],
-    p: &Planned,
-    checks: Value,
-) -> Result<Option<(String, String, bool)>, String> {
-    let (_, k, mut ctx) = parts(cats, p)?;
-    let Some(g) = k.repair.as_ref().and_then(|r| r.guard.as_ref()) else {
+/// The repair's guard, as the run evaluates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardVerdict {
+    pub refuse_if: String,
+    pub reason: String,
+    pub refused: bool,
+}
+
+/// The repair's guard evaluated with the needed checks' captures, or `None` without a guard.
+pub fn repair_guard(p: &Planned, checks: Value) -> Result<Option<GuardVerdict>, String> {
+    let (src, mut ctx) = parts(p)?;
+    let Some(g) = src.repair.as_ref().and_then(|r| r.guard.as_ref()) else {
         return Ok(None);
     };
     ctx.insert("checks".into(), to_ctx(checks));
     let refused = crate::template::truthy(&g.refuse_if, &ctx_value(&ctx))
         .map_err(|e| format!("cannot evaluate the repair guard `{}`: {e}", g.refuse_if))?;
-    Ok(Some((g.refuse_if.clone(), g.reason.clone(), refused)))
+    Ok(Some(GuardVerdict {
+        refuse_if: g.refuse_if.clone(),
+        reason: g.reason.clone(),
+        refused,
+    }))
 }
 
 /// Renders repair step `i` of `p` with the needed checks' captures and the earlier steps'.
 pub fn repair_step(
-    cats: &[LoadedCatalog],
     p: &Planned,
     i: usize,
     checks: Value,
     steps: Value,
 ) -> Result<RenderedStep, String> {
-    let (m, k, mut ctx) = parts(cats, p)?;
-    let step = k
+    let (src, mut ctx) = parts(p)?;
+    let step = src
         .repair
         .as_ref()
         .and_then(|r| r.steps.get(i))
@@ -73,30 +109,29 @@ pub fn repair_step(
     ctx.insert("checks".into(), to_ctx(checks));
     ctx.insert("steps".into(), to_ctx(steps));
     let mctx = ctx_value(&ctx);
-    let why = |e: minijinja::Error| format!("cannot render repair step {}: {e}", i + 1);
+    let n = i + 1;
+    let why = |e: minijinja::Error| format!("cannot render repair step {n}: {e}");
     let probe = match &step.probe {
-        Some(pr) => Some(probe(m, pr, &ctx, Mode::Run, &mut RawCache::default()).map_err(why)?),
+        Some(pr) => {
+            let v =
+                probe(&src.probes, pr, &ctx, Mode::Run, &mut RawCache::default()).map_err(why)?;
+            Some(ProbeCall::from_json(v).map_err(|e| format!("repair step {n}: {e}"))?)
+        }
         None => None,
     };
     let pve_task = match &step.pve_task {
         Some(t) => {
             let raw = compact(serde_json::to_value(t).unwrap_or_default());
-            Some(render_mode(&raw, &mctx, Mode::Run).map_err(why)?)
+            let v = render_mode(&raw, &mctx, Mode::Run).map_err(why)?;
+            Some(
+                serde_json::from_value(v)
+                    .map_err(|e| format!("repair step {n}: the pve_task: {e}"))?,
+            )
         }
         None => None,
     };
-    let mut expect = Vec::new();
-    for e in &step.expect {
-        let raw = compact(serde_json::to_value(e).unwrap_or_default());
-        expect.push(render_mode(&raw, &mctx, Mode::Run).map_err(why)?);
-    }
-    let mut capture = IndexMap::new();
-    for (name, q) in &step.capture {
-        capture.insert(
-            name.clone(),
-            render_mode(&Value::String(q.clone()), &mctx, Mode::Run).map_err(why)?,
-        );
-    }
+    let expect = expectations(&step.expect, &mctx).map_err(|e| format!("repair step {n}: {e}"))?;
+    let capture = captures(&step.capture, &mctx).map_err(why)?;
     Ok(RenderedStep {
         id: step.id.clone(),
         title: step.title.clone(),
@@ -109,79 +144,78 @@ pub fn repair_step(
 
 /// Renders the catalog's probe template `name` called `with` these params, in `p`'s context.
 pub fn template_probe(
-    cats: &[LoadedCatalog],
     p: &Planned,
     name: &str,
     with: Map<String, Value>,
-) -> Result<Value, String> {
-    let (m, _, ctx) = parts(cats, p)?;
-    let pr: crate::model::probe::Probe =
-        serde_json::from_value(serde_json::json!({"use": name, "with": with}))
-            .map_err(|e| e.to_string())?;
-    if !m.probes.contains_key(name) {
+) -> Result<ProbeCall, String> {
+    let (src, ctx) = parts(p)?;
+    let pr: Probe = serde_json::from_value(serde_json::json!({"use": name, "with": with}))
+        .map_err(|e| e.to_string())?;
+    if !src.probes.contains_key(name) {
         return Err(format!(
             "catalog `{}` has no probe template `{name}`",
-            m.catalog
+            src.catalog
         ));
     }
-    probe(m, &pr, &ctx, Mode::Run, &mut RawCache::default()).map_err(|e| e.to_string())
+    let v = probe(&src.probes, &pr, &ctx, Mode::Run, &mut RawCache::default())
+        .map_err(|e| e.to_string())?;
+    ProbeCall::from_json(v)
 }
 
-type Parts<'c> = (&'c crate::model::Catalog, &'c crate::model::Check, Ctx);
-
-fn parts<'c>(cats: &'c [LoadedCatalog], p: &Planned) -> Result<Parts<'c>, String> {
+fn parts(p: &Planned) -> Result<(&Source, Ctx), String> {
     let late = p
         .late
         .as_ref()
         .ok_or_else(|| format!("{} keeps no context for the run", p.id))?;
-    let d = late.def;
-    let m = &cats[d.cat].model;
-    let k = &m.groups[d.group].checks[d.check];
-    Ok((m, k, late.ctx.clone()))
-}
-
-/// Whether a planned check still holds capture placeholders or unrendered templates.
-pub fn waits_for_captures(p: &Planned) -> bool {
-    fn walk(v: &Value) -> bool {
-        match v {
-            Value::String(s) => s.contains("<capture:") || s.contains("{{") || s.contains("{%"),
-            Value::Array(a) => a.iter().any(walk),
-            Value::Object(m) => m.values().any(walk),
-            _ => false,
-        }
-    }
-    walk(&p.probe) || p.expect.iter().any(walk) || p.capture.values().any(walk)
+    Ok((&late.source, late.ctx.clone()))
 }
 
 /// Renders `p` again with `checks` (local check id → its captures) in the context.
-pub fn rerender(cats: &[LoadedCatalog], p: &Planned, checks: Value) -> Result<Rendered, String> {
-    if p.late.is_none() {
-        return Ok(Rendered {
-            probe: p.probe.clone(),
-            expect: p.expect.clone(),
-            capture: p.capture.clone(),
-        });
-    }
-    let (m, k, mut ctx) = parts(cats, p)?;
+pub fn rerender(p: &Planned, checks: Value) -> Result<Rendered, String> {
+    let (src, mut ctx) = parts(p)?;
     ctx.insert("checks".into(), to_ctx(checks));
     let mctx = ctx_value(&ctx);
     let why = |e: minijinja::Error| format!("cannot render with the captured values: {e}");
-    let probe = probe(m, &k.probe, &ctx, Mode::Run, &mut RawCache::default()).map_err(why)?;
-    let mut expect = Vec::with_capacity(k.expect.len());
-    for e in &k.expect {
-        let raw = compact(serde_json::to_value(e).unwrap_or_default());
-        expect.push(render_mode(&raw, &mctx, Mode::Run).map_err(why)?);
-    }
-    let mut capture = IndexMap::new();
-    for (name, q) in &k.capture {
-        let v = render_mode(&Value::String(q.clone()), &mctx, Mode::Run).map_err(why)?;
-        capture.insert(name.clone(), v);
-    }
+    let v = probe(
+        &src.probes,
+        &src.probe,
+        &ctx,
+        Mode::Run,
+        &mut RawCache::default(),
+    )
+    .map_err(why)?;
+    let probe = ProbeCall::from_json(v)
+        .map_err(|e| format!("the probe rendered with the captured values: {e}"))?;
     Ok(Rendered {
         probe,
-        expect,
-        capture,
+        expect: expectations(&src.expect, &mctx)?,
+        capture: captures(&src.capture, &mctx).map_err(why)?,
     })
+}
+
+fn expectations(list: &[Expect], mctx: &minijinja::Value) -> Result<Vec<Expectation>, String> {
+    let mut out = Vec::with_capacity(list.len());
+    for (i, e) in list.iter().enumerate() {
+        let raw = compact(serde_json::to_value(e).unwrap_or_default());
+        let v = render_mode(&raw, mctx, Mode::Run)
+            .map_err(|e| format!("cannot render with the captured values: {e}"))?;
+        let e: Expect = serde_json::from_value(v)
+            .map_err(|err| format!("expectation {} is not valid after rendering: {err}", i + 1))?;
+        out.push(Expectation::compile(e));
+    }
+    Ok(out)
+}
+
+fn captures(
+    list: &IndexMap<String, String>,
+    mctx: &minijinja::Value,
+) -> Result<IndexMap<String, Query>, minijinja::Error> {
+    let mut out = IndexMap::with_capacity(list.len());
+    for (name, q) in list {
+        let v = render_mode(&Value::String(q.clone()), mctx, Mode::Run)?;
+        out.insert(name.clone(), Query::compile(&query_text(&v)));
+    }
+    Ok(out)
 }
 
 type Needed<'a> = (&'a Planned, &'a IndexMap<String, Value>);

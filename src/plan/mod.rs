@@ -7,16 +7,20 @@ pub mod command;
 mod expand;
 pub mod inputs;
 pub mod late;
+pub mod probe;
 pub mod render;
 mod repair;
 mod target;
+mod templating;
 
+pub use probe::{Kind, ProbeCall, Spec};
 pub use repair::{GuardPlan, PlannedStep, RepairPlan};
 pub use target::Target;
 
 use indexmap::IndexMap;
 use serde::Serialize;
-use serde_json::Value;
+
+use crate::judge::{Expectation, Query};
 
 use crate::model::probe::ClassifyRule;
 use crate::model::shapes::{Poll, RetryLong};
@@ -110,10 +114,11 @@ pub struct Planned {
     pub needs: Vec<String>,
     #[serde(skip)]
     pub need_index: Vec<usize>,
-    /// The rendered probe: `{kind, use?, spec}`.
-    pub probe: Value,
-    pub expect: Vec<Value>,
-    pub capture: IndexMap<String, Value>,
+    /// The rendered probe (`{kind, use?, spec}` in JSON); none when it could not be rendered.
+    pub probe: Option<ProbeCall>,
+    pub expect: Vec<Expectation>,
+    /// Values taken from the result when the check passes, by name.
+    pub capture: IndexMap<String, Query>,
     pub timeout: crate::model::duration::Duration,
     pub retry: Option<RetryLong>,
     pub poll: Option<Poll>,
@@ -126,7 +131,11 @@ pub struct Planned {
     pub repair: Option<RepairPlan>,
     /// `file:line` of the check's definition.
     pub source: String,
-    /// Set when the probe or expectations read captures: the run renders them again.
+    /// Whether the probe, expectations or captures still hold values only the run knows.
+    #[serde(skip)]
+    pub waits: bool,
+    /// Set when the probe or expectations read captures, or the check has a repair: what the
+    /// run renders again (the check's templates and its context).
     #[serde(skip)]
     pub late: Option<std::sync::Arc<late::Late>>,
 }

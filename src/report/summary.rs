@@ -168,7 +168,7 @@ fn repairs(s: &mut String, m: &Manifest) {
                 let what = match st {
                     StepEntry::Planned(p) => p.title.clone().unwrap_or_else(|| match &p.probe {
                         _ if p.pve_task.is_some() => "wait for the Proxmox VE task".into(),
-                        Some(probe) => probe["kind"].as_str().unwrap_or("step").to_string(),
+                        Some(probe) => probe.kind().as_str().to_string(),
                         None => "step".into(),
                     }),
                     StepEntry::Ran(r) => r.title.clone().unwrap_or_else(|| "step".into()),

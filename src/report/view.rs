@@ -32,10 +32,10 @@ pub fn steps(r: &RepairEntry) -> Vec<StepView> {
             StepEntry::Planned(p) => {
                 let (kind, request) = match (&p.probe, &p.pve_task) {
                     (Some(probe), _) => {
-                        let kind = probe["kind"].as_str().unwrap_or("probe");
-                        (kind, request_line(kind, &probe["spec"]))
+                        let kind = probe.kind().as_str();
+                        (kind, request_line(kind, &probe.spec.to_json()))
                     }
-                    (None, Some(t)) => (PVE_TASK, wait_line(t["upid"].as_str())),
+                    (None, Some(t)) => (PVE_TASK, wait_line(Some(&t.upid))),
                     (None, None) => ("step", "step".to_string()),
                 };
                 StepView {

@@ -5,18 +5,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::classify::classify;
 use super::prober::Prober;
 use super::repair::{RepairRequest, Repairer};
 use super::secrets::Secrets;
 use super::{Attempt, CheckResult, Reason, Status};
-use crate::judge::{self, ExpectationResult};
+use crate::judge::{self, Expectation, ExpectationResult, Query, Root};
 use crate::model::expect::Expect;
 use crate::model::probe::Outcome;
 use crate::model::shapes::{Backoff, RetryLong};
-use crate::plan::Planned;
+use crate::plan::{Kind, Planned, ProbeCall, Spec};
 use crate::probe::{Limits, Observation};
 
 /// Reason classes retried when the catalog's `retry` does not list its own.
@@ -40,9 +40,9 @@ pub type Waive = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 /// The parts of a check that may have been rendered again with captured values.
 pub struct Parts<'a> {
-    pub probe: &'a Value,
-    pub expect: &'a [Value],
-    pub capture: &'a IndexMap<String, Value>,
+    pub probe: &'a ProbeCall,
+    pub expect: &'a [Expectation],
+    pub capture: &'a IndexMap<String, Query>,
 }
 
 /// Runs `p` and, when it fails and has a repair, hands it to the run's repairer with a
@@ -105,13 +105,7 @@ pub async fn observe(
     on_attempt: &(dyn Fn(&Attempt) + Send + Sync),
 ) -> CheckResult {
     let start = Instant::now();
-    let kind = parts
-        .probe
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let raw_spec = parts.probe.get("spec").unwrap_or(&Value::Null);
-    let spec = match env.secrets.substitute(&p.catalog, raw_spec) {
+    let spec = match env.secrets.substitute_spec(&p.catalog, &parts.probe.spec) {
         Ok(s) => s,
         Err(missing) => {
             let mut r = CheckResult::unprobed(
@@ -123,40 +117,33 @@ pub async fn observe(
             return r;
         }
     };
-    let mut expects = Vec::with_capacity(parts.expect.len() + 1);
-    for (i, e) in parts.expect.iter().enumerate() {
-        match serde_json::from_value::<Expect>(e.clone()) {
-            Ok(x) => expects.push(x),
-            Err(err) => {
-                return CheckResult::unprobed(
-                    Status::Blocked,
-                    Reason::Invalid,
-                    Some(format!(
-                        "expectation {} is not valid after rendering: {err}",
-                        i + 1
-                    )),
-                );
-            }
-        }
-    }
-    if kind == "tcp"
-        && let Some(re) = spec.get("expect").and_then(Value::as_str)
-        && let Ok(banner) = serde_json::from_value(json!({"query": "banner", "matches": re}))
-    {
-        expects.push(banner);
-    }
+    // A tcp probe's banner pattern is one more expectation on what the server said.
+    let banner = match &spec {
+        Spec::Tcp(t) => t.expect.as_ref().map(|re| {
+            Expectation::compile(Expect {
+                query: Some("banner".into()),
+                matches: Some(re.clone()),
+                ..Expect::default()
+            })
+        }),
+        _ => None,
+    };
+    let expects: std::borrow::Cow<'_, [Expectation]> = match banner {
+        Some(b) => parts.expect.iter().cloned().chain([b]).collect(),
+        None => parts.expect.into(),
+    };
     let limits = Limits {
         timeout: p.timeout.0,
         max_output: env.max_output,
     };
-    let judges_status = expects.iter().any(|e| e.status.is_some());
+    let judges_status = expects.iter().any(|e| e.spec().status.is_some());
     let retry = p.retry.as_ref();
     let poll_until = p.poll.as_ref().map(|pl| start + pl.within.0);
     let mut attempts = Vec::new();
     let mut retries = 0u32;
     let mut why = "first";
     loop {
-        let obs = env.prober.probe(kind, &spec, limits).await;
+        let obs = env.prober.probe(&spec, limits).await;
         let (status, reason, results) = verdict(p, &expects, &obs, judges_status);
         let attempt = Attempt {
             number: attempts.len() as u32 + 1,
@@ -191,6 +178,7 @@ pub async fn observe(
             env,
             p,
             parts.capture,
+            spec.kind(),
             obs,
             status,
             reason,
@@ -204,7 +192,7 @@ pub async fn observe(
 /// The outcome of one observation: classification first, then the expectations.
 fn verdict(
     p: &Planned,
-    expects: &[Expect],
+    expects: &[Expectation],
     obs: &Observation,
     judges_status: bool,
 ) -> (Status, Option<Reason>, Vec<ExpectationResult>) {
@@ -215,7 +203,7 @@ fn verdict(
         };
         return (status, Some(Reason::from(v.reason)), Vec::new());
     }
-    let results: Vec<ExpectationResult> = expects.iter().map(|e| judge::judge(e, obs)).collect();
+    let results = judge::judge_all(expects, obs);
     if results.iter().all(|r| r.passed) {
         (Status::Pass, None, results)
     } else {
@@ -257,7 +245,8 @@ fn backoff(r: &RetryLong, done: u32) -> Duration {
 fn finish(
     env: &Env,
     p: &Planned,
-    capture: &IndexMap<String, Value>,
+    capture: &IndexMap<String, Query>,
+    kind: Kind,
     obs: Observation,
     status: Status,
     reason: Option<Reason>,
@@ -267,13 +256,10 @@ fn finish(
 ) -> CheckResult {
     let mut captures = IndexMap::new();
     if status == Status::Pass {
-        let root = obs.json.clone().unwrap_or(Value::Null);
+        let null = Value::Null;
+        let root = Root::new(obs.json.as_ref().unwrap_or(&null));
         for (name, q) in capture {
-            let v = q
-                .as_str()
-                .and_then(|q| judge::query(q, &root).ok())
-                .unwrap_or(Value::Null);
-            captures.insert(name.clone(), v);
+            captures.insert(name.clone(), q.search(&root).unwrap_or(Value::Null));
         }
         if p.sensitive {
             env.secrets.add_sensitive(captures.values());
@@ -327,7 +313,7 @@ fn finish(
         status,
         reason,
         message,
-        evidence: evidence(env, p, &obs, status),
+        evidence: evidence(env, p, kind, &obs, status),
         missing: Vec::new(),
         attempts,
         duration: start.elapsed(),
@@ -340,7 +326,13 @@ fn finish(
 
 /// The readable parts of the last observation, masked; an stderr excerpt only when the
 /// check did not pass and is not sensitive.
-fn evidence(env: &Env, p: &Planned, obs: &Observation, status: Status) -> Option<Value> {
+fn evidence(
+    env: &Env,
+    p: &Planned,
+    kind: Kind,
+    obs: &Observation,
+    status: Status,
+) -> Option<Value> {
     let mut m = Map::new();
     if let Some(s) = obs.status {
         m.insert("status".into(), s.into());
@@ -373,7 +365,7 @@ fn evidence(env: &Env, p: &Planned, obs: &Observation, status: Status) -> Option
     if let Some(rcode) = obs
         .json
         .as_ref()
-        .filter(|_| p.probe.get("kind").and_then(Value::as_str) == Some("dns"))
+        .filter(|_| kind == Kind::Dns)
         .and_then(|j| j.get("rcode"))
         .filter(|r| !r.is_null())
     {

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::prober::{BoxFuture, Prober, failed};
 use super::secrets::Secrets;
+use crate::plan::Spec;
 use crate::probe::{Limits, Observation, ProbeError};
 
 pub const FILE: &str = "exchanges.ndjson";
@@ -124,15 +125,11 @@ impl Recorder {
 }
 
 impl Prober for Recorder {
-    fn probe<'a>(
-        &'a self,
-        kind: &'a str,
-        spec: &'a Value,
-        limits: Limits,
-    ) -> BoxFuture<'a, Observation> {
+    fn probe<'a>(&'a self, spec: &'a Spec, limits: Limits) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let obs = self.inner.probe(kind, spec, limits).await;
-            let mut request = spec.clone();
+            let obs = self.inner.probe(spec, limits).await;
+            let kind = spec.kind().as_str();
+            let mut request = spec.to_json();
             self.secrets.mask_secrets_value(&mut request);
             let mut recorded = to_recorded(&obs);
             if let Some(j) = &mut recorded.json {
@@ -243,14 +240,10 @@ impl Replay {
 }
 
 impl Prober for Replay {
-    fn probe<'a>(
-        &'a self,
-        kind: &'a str,
-        spec: &'a Value,
-        limits: Limits,
-    ) -> BoxFuture<'a, Observation> {
+    fn probe<'a>(&'a self, spec: &'a Spec, limits: Limits) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let mut request = spec.clone();
+            let kind = spec.kind().as_str();
+            let mut request = spec.to_json();
             self.secrets.mask_secrets_value(&mut request);
             let k = key(kind, &request);
             let Some(list) = self.exchanges.get(&k).filter(|l| !l.is_empty()) else {

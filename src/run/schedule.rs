@@ -12,11 +12,9 @@ use super::cancel::{Cancel, RUNNING};
 use super::check::{Env, Parts, execute, observe};
 use super::events::{Event, Reporter};
 use super::limits::Limits;
-use super::prober::endpoint;
 use super::{Attempt, CheckResult, Reason, Status};
 use crate::model::Severity;
 use crate::plan::{Blocked, Plan, State, late};
-use crate::workspace::LoadedCatalog;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -50,7 +48,6 @@ impl Default for Options {
 
 /// What every launch needs besides the coordinator's own state.
 struct Shared {
-    cats: Arc<Vec<LoadedCatalog>>,
     env: Arc<Env>,
     limits: Arc<Limits>,
     tx: mpsc::UnboundedSender<Msg>,
@@ -64,7 +61,6 @@ enum Msg {
 /// Runs every check of `plan`; the results are in `plan.checks` order.
 pub async fn run(
     plan: Arc<Plan>,
-    cats: Arc<Vec<LoadedCatalog>>,
     env: Arc<Env>,
     opts: Options,
     cancel: Cancel,
@@ -103,7 +99,6 @@ pub async fn run(
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let sh = Shared {
-        cats: cats.clone(),
         env: env.clone(),
         limits: limits.clone(),
         tx,
@@ -340,7 +335,7 @@ impl Coordinator {
             }
             return;
         }
-        match self.render(i, &sh.cats) {
+        match self.render(i) {
             Ok((rendered, checks)) => self.spawn(i, rendered, checks, None, sh),
             Err(why) => {
                 let r = CheckResult::unprobed(Status::Blocked, Reason::Render, Some(why));
@@ -355,7 +350,6 @@ impl Coordinator {
     fn render(
         &self,
         i: usize,
-        cats: &[LoadedCatalog],
     ) -> Result<(Option<late::Rendered>, Option<serde_json::Value>), String> {
         let p = &self.plan.checks[i];
         if p.late.is_none() {
@@ -367,8 +361,13 @@ impl Coordinator {
                 .map(|r| (&self.plan.checks[j], &r.captures))
         });
         let checks = late::checks_value(p, needed);
-        let rendered = late::rerender(cats, p, checks.clone())?;
-        Ok((Some(rendered), Some(checks)))
+        // A check that has a repair but reads no capture is as the plan rendered it.
+        let rendered = if p.waits {
+            Some(late::rerender(p, checks.clone())?)
+        } else {
+            None
+        };
+        Ok((rendered, Some(checks)))
     }
 
     /// Starts check `i`'s task; a re-run (`rerun_for` the repaired check) only observes.
@@ -388,9 +387,26 @@ impl Coordinator {
         let stops = self.stops;
         let handle = self.tasks.spawn(async move {
             let p = &plan.checks[i];
-            let probe = rendered.as_ref().map(|r| &r.probe).unwrap_or(&p.probe);
-            let kind = probe.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-            let ep = probe.get("spec").and_then(|s| endpoint(kind, s));
+            let parts = match (&rendered, &p.probe) {
+                (Some(r), _) => Parts {
+                    probe: &r.probe,
+                    expect: &r.expect,
+                    capture: &r.capture,
+                },
+                (None, Some(probe)) => Parts {
+                    probe,
+                    expect: &p.expect,
+                    capture: &p.capture,
+                },
+                (None, None) => {
+                    let why = format!("{} has no probe the plan could render", p.id);
+                    return (
+                        i,
+                        CheckResult::unprobed(Status::Blocked, Reason::Render, Some(why)),
+                    );
+                }
+            };
+            let ep = parts.probe.spec.endpoint();
             let group = p.concurrency.as_ref().map(|g| format!("{}/{g}", p.catalog));
             let _permits = limits.acquire(group.as_deref(), ep.as_deref()).await;
             if cancel.state() != RUNNING {
@@ -404,18 +420,6 @@ impl Coordinator {
                 );
             }
             let _ = tx.send(Msg::Started(i));
-            let parts = match &rendered {
-                Some(r) => Parts {
-                    probe: &r.probe,
-                    expect: &r.expect,
-                    capture: &r.capture,
-                },
-                None => Parts {
-                    probe: &p.probe,
-                    expect: &p.expect,
-                    capture: &p.capture,
-                },
-            };
             let on_attempt = |a: &Attempt| {
                 let _ = tx.send(Msg::Attempt(i, a.clone()));
             };
@@ -463,7 +467,7 @@ impl Coordinator {
                 })
                 .collect();
             for j in matches {
-                if let Ok((rendered, checks)) = self.render(j, &sh.cats) {
+                if let Ok((rendered, checks)) = self.render(j) {
                     self.spawn(j, rendered, checks, Some(origin), sh);
                 }
             }

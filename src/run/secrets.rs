@@ -123,6 +123,28 @@ impl Secrets {
         }
     }
 
+    /// A probe with every `<secret:name>` placeholder filled in; the secrets it lacks, else.
+    pub fn substitute_spec(
+        &self,
+        catalog: &str,
+        spec: &crate::plan::Spec,
+    ) -> Result<crate::plan::Spec, Vec<String>> {
+        let mut missing = Vec::new();
+        let mut out = spec.clone();
+        out.strings_mut(&mut |s| {
+            if s.contains("<secret:") {
+                *s = self.fill(catalog, s, &mut missing);
+            }
+        });
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            missing.sort();
+            missing.dedup();
+            Err(missing)
+        }
+    }
+
     fn walk(&self, catalog: &str, v: &Value, missing: &mut Vec<String>) -> Value {
         match v {
             Value::String(s) if s.contains("<secret:") => {

@@ -50,11 +50,12 @@ pub fn text(plan: &Plan) -> String {
             if c.title != c.check {
                 let _ = writeln!(out, "      {}", c.title);
             }
-            if !c.probe.is_null() {
-                let _ = writeln!(out, "      probe   {}", probe_line(&c.probe));
+            if let Some(p) = &c.probe {
+                let _ = writeln!(out, "      probe   {}", probe_line(&p.to_json()));
             }
             for e in &c.expect {
-                let _ = writeln!(out, "      expect  {}", expect_line(e));
+                let e = serde_json::to_value(e).unwrap_or_default();
+                let _ = writeln!(out, "      expect  {}", expect_line(&e));
             }
             if !c.needs.is_empty() {
                 let _ = writeln!(out, "      needs   {}", c.needs.join(", "));
@@ -178,8 +179,8 @@ fn repair_lines(out: &mut String, r: &crate::plan::RepairPlan) {
     }
     for (i, step) in r.steps.iter().enumerate() {
         let what = match (&step.probe, &step.pve_task) {
-            (Some(p), _) => probe_line(p),
-            (_, Some(t)) => format!("wait for PVE task {}", s(t, "upid")),
+            (Some(p), _) => probe_line(&p.to_json()),
+            (_, Some(t)) => format!("wait for PVE task {}", t.upid),
             _ => String::new(),
         };
         let _ = writeln!(out, "      repair  {}. {what}", i + 1);

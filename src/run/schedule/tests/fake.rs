@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
-
+use crate::plan::Spec;
 use crate::probe::{Limits, Observation, ProbeError};
 use crate::run::Cancel;
 use crate::run::cancel::RUNNING;
@@ -187,25 +186,24 @@ impl Drop for Pending<'_> {
 }
 
 /// The name a probe's answer is scripted by.
-fn scenario(kind: &str, spec: &Value) -> String {
-    let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
-    match kind {
-        "command" => s(spec.pointer("/argv/0")),
-        "http" => s(spec.get("url")),
-        "ssh" => s(spec.get("command")),
-        other => other.to_string(),
+fn scenario(spec: &Spec) -> String {
+    match spec {
+        Spec::Command(c) => c
+            .argv
+            .as_ref()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or_default(),
+        Spec::Http(h) => h.url.clone(),
+        Spec::Ssh(s) => s.command.clone(),
+        other => other.kind().as_str().to_string(),
     }
 }
 
 impl Prober for Fake {
-    fn probe<'a>(
-        &'a self,
-        kind: &'a str,
-        spec: &'a Value,
-        _: Limits,
-    ) -> BoxFuture<'a, Observation> {
+    fn probe<'a>(&'a self, spec: &'a Spec, _: Limits) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let name = scenario(kind, spec);
+            let name = scenario(spec);
             let a = self.answer_for(&name);
             let mut pending = Pending {
                 fake: self,

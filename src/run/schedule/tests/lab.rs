@@ -11,7 +11,6 @@ use crate::plan::{Plan, Target};
 use crate::run::check::Env;
 use crate::run::secrets::Secrets;
 use crate::run::{Attempt, Cancel, CheckResult, Options, Reason, Status, run};
-use crate::workspace::LoadedCatalog;
 
 /// A run that takes longer than this is stuck: the test fails instead of hanging.
 const STUCK: Duration = Duration::from_secs(10);
@@ -35,7 +34,6 @@ pub(super) fn check_probe(id: &str, extra: &str, probe: &str) -> String {
 
 pub(super) struct Lab {
     plan: Arc<Plan>,
-    cats: Arc<Vec<LoadedCatalog>>,
     groups: HashMap<String, usize>,
 }
 
@@ -81,7 +79,6 @@ impl Lab {
             .collect();
         Lab {
             plan: Arc::new(plan),
-            cats: Arc::new(set.catalogs),
             groups,
         }
     }
@@ -101,14 +98,7 @@ impl Lab {
         };
         let results = tokio::time::timeout(
             STUCK,
-            run(
-                self.plan.clone(),
-                self.cats.clone(),
-                env,
-                opts,
-                cancel.clone(),
-                &mut [],
-            ),
+            run(self.plan.clone(), env, opts, cancel.clone(), &mut []),
         )
         .await
         .expect("the run ends");
