@@ -8,6 +8,7 @@ pub mod exit;
 pub mod load;
 pub mod manifest;
 pub mod model;
+pub mod outcome;
 pub(crate) mod output;
 pub mod schema;
 pub mod source;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::judge::classify::classify;
 use crate::judge::{self, Query, Root};
 use crate::manifest::{
     Before, Expectation, Guard, RanStep, RepairEntry, RepairStatus, StepEntry, StepResult,
@@ -16,7 +17,6 @@ use crate::manifest::{
 use crate::model::repair::PveTask;
 use crate::plan::{Kind, Planned, late};
 use crate::probe::{Limits, Observation};
-use crate::run::classify::classify;
 use crate::run::prober::{BoxFuture, Prober};
 use crate::run::repair::{RepairRequest, Repairer};
 use crate::run::secrets::Secrets;
@@ -293,7 +293,7 @@ impl Steps {
         let values = results
             .iter()
             .map(|r| {
-                let mut e = Expectation::from(r);
+                let mut e = r.clone();
                 self.secrets.mask_value(&mut e.expected);
                 self.secrets.mask_value(&mut e.actual);
                 e.message = e.message.map(|m| self.secrets.mask(&m));

@@ -2,30 +2,35 @@
 //! with the coercions real APIs need ("5", 5 and 5.0 are equal; PVE's 0/1 and "1" are
 //! booleans). Every result carries the query, matcher, expected and actual values.
 
+pub mod classify;
 mod compare;
 mod compiled;
 mod matchers;
 
+pub use classify::Rule;
 pub use compiled::{Expectation, Query, Root};
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::expect::Matcher;
 
 pub(crate) use crate::probe::Observation;
 
-/// One expectation's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One expectation's result: the query, matcher, expected and actual values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Expectation")]
 pub struct ExpectationResult {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
     pub matcher: String,
     pub expected: Value,
     pub actual: Value,
     pub passed: bool,
     /// Why it failed, in words, when the values alone do not say it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 

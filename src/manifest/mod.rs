@@ -2,7 +2,6 @@
 //! release gate reads. `schemas/manifest.schema.json` is generated from these types.
 
 mod build;
-mod ledger;
 pub mod provenance;
 pub mod verdict;
 mod write;
@@ -12,15 +11,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use build::{Inputs, build};
-pub use ledger::{
+pub use crate::judge::ExpectationResult as Expectation;
+pub use crate::outcome::ledger::{
     Before, Guard, RanStep, RepairEntry, RepairStatus, Rerun, StepEntry, StepResult, Verification,
     WaiverEntry,
 };
+pub use build::{Inputs, build};
 pub use write::{ReadError, check_target, read, validate, write_atomic, write_file_atomic};
 
 use crate::model::Severity;
-use crate::run::{Reason, Status};
+use crate::outcome::{Reason, Status};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -185,33 +185,6 @@ pub struct AttemptEntry {
     pub outcome: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-}
-
-/// One expectation's result: the query, matcher, expected and actual values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Expectation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query: Option<String>,
-    pub matcher: String,
-    pub expected: Value,
-    pub actual: Value,
-    pub passed: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-impl From<&crate::judge::ExpectationResult> for Expectation {
-    fn from(e: &crate::judge::ExpectationResult) -> Expectation {
-        Expectation {
-            query: e.query.clone(),
-            matcher: e.matcher.clone(),
-            expected: e.expected.clone(),
-            actual: e.actual.clone(),
-            passed: e.passed,
-            message: e.message.clone(),
-        }
-    }
 }
 
 /// Counts per status; `required*` count only required checks.

@@ -689,8 +689,14 @@ fn planned(
         .or(template.and_then(|t| t.concurrency.clone()))
         .or(g.defaults.concurrency.clone())
         .or(m.defaults.concurrency.clone());
-    let mut classify = k.probe.classify.clone();
-    classify.extend(template.map(|t| t.classify.clone()).unwrap_or_default());
+    let classify = k
+        .probe
+        .classify
+        .iter()
+        .chain(template.iter().flat_map(|t| &t.classify))
+        .cloned()
+        .map(crate::judge::Rule::compile)
+        .collect();
     let (line, _) = c
         .doc
         .source

@@ -20,9 +20,8 @@ pub use target::Target;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::judge::{Expectation, Query};
+use crate::judge::{Expectation, Query, Rule};
 
-use crate::model::probe::ClassifyRule;
 use crate::model::shapes::{Poll, RetryLong};
 use crate::model::{Class, Severity};
 
@@ -123,7 +122,8 @@ pub struct Planned {
     pub retry: Option<RetryLong>,
     pub poll: Option<Poll>,
     pub concurrency: Option<String>,
-    pub classify: Vec<ClassifyRule>,
+    /// Rules deciding which errors are `blocked` and which `fail`, patterns compiled.
+    pub classify: Vec<Rule>,
     /// Expected/actual values and captures are not recorded.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,

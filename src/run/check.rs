@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::classify::classify;
 use super::prober::Prober;
 use super::repair::{RepairRequest, Repairer};
 use super::secrets::Secrets;
 use super::{Attempt, CheckResult, Reason, Status};
+use crate::judge::classify::classify;
 use crate::judge::{self, Expectation, ExpectationResult, Query, Root};
 use crate::model::expect::Expect;
 use crate::model::probe::Outcome;

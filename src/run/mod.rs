@@ -4,11 +4,9 @@
 
 mod cancel;
 pub mod check;
-pub mod classify;
 pub mod events;
 mod limits;
 pub mod prober;
-pub mod reason;
 pub mod record;
 pub mod repair;
 mod schedule;
@@ -18,46 +16,15 @@ pub mod signals;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::outcome::{Reason, Status};
 pub use cancel::Cancel;
 pub use events::{Event, Reporter};
-pub use reason::Reason;
 pub use schedule::{Options, run};
 
 use crate::judge::ExpectationResult;
-
-/// A check's status (PRODUCT.md "Check statuses and roll-up").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pass,
-    Fail,
-    Repaired,
-    Blocked,
-    Skipped,
-    Waived,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Repaired => "repaired",
-            Status::Blocked => "blocked",
-            Status::Skipped => "skipped",
-            Status::Waived => "waived",
-        }
-    }
-
-    /// Whether dependents may run after it.
-    pub fn lets_dependents_run(self) -> bool {
-        matches!(self, Status::Pass | Status::Repaired | Status::Waived)
-    }
-}
 
 /// One probe attempt.
 #[derive(Debug, Clone, Serialize)]

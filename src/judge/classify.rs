@@ -2,8 +2,49 @@
 //! classification rules first (a refused port can be the finding; an AWS credential error
 //! is `blocked`), then the defaults (a transport error, 401 or 403 is `blocked`).
 
+use regex::Regex;
+use serde::{Serialize, Serializer};
+
 use crate::model::probe::{ClassifyRule, Outcome};
 use crate::probe::Observation;
+
+/// A classification rule with its patterns compiled once, when the plan is made.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    spec: ClassifyRule,
+    /// stderr, stdout and body patterns; one that does not compile never matches
+    /// (validate has refused it already).
+    patterns: [Option<Result<Regex, String>>; 3],
+}
+
+impl Rule {
+    pub fn compile(spec: ClassifyRule) -> Rule {
+        let re = |p: &Option<String>| {
+            p.as_deref()
+                .map(|p| Regex::new(p).map_err(|e| e.to_string()))
+        };
+        Rule {
+            patterns: [re(&spec.stderr), re(&spec.stdout), re(&spec.body)],
+            spec,
+        }
+    }
+
+    pub fn spec(&self) -> &ClassifyRule {
+        &self.spec
+    }
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Rule) -> bool {
+        self.spec == other.spec
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.spec.serialize(s)
+    }
+}
 
 /// A verdict reached without judging expectations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +56,10 @@ pub struct Verdict {
 /// The first matching rule's verdict, else the default one, else `None` (judge it).
 /// `judges_status` says an expectation looks at the HTTP status itself, so 401/403/5xx
 /// are answers to judge rather than reasons to block.
-pub fn classify(rules: &[ClassifyRule], obs: &Observation, judges_status: bool) -> Option<Verdict> {
-    for r in rules {
-        if matches(r, obs) {
+pub fn classify(rules: &[Rule], obs: &Observation, judges_status: bool) -> Option<Verdict> {
+    for rule in rules {
+        if matches(rule, obs) {
+            let r = &rule.spec;
             let reason = r
                 .reason
                 .clone()
@@ -50,7 +92,8 @@ fn blocked(reason: &str) -> Verdict {
     }
 }
 
-fn matches(r: &ClassifyRule, obs: &Observation) -> bool {
+fn matches(rule: &Rule, obs: &Observation) -> bool {
+    let r = &rule.spec;
     let mut any = false;
     if let Some(codes) = &r.status {
         any = true;
@@ -71,16 +114,14 @@ fn matches(r: &ClassifyRule, obs: &Observation) -> bool {
             return false;
         }
     }
-    for (pattern, text) in [
-        (&r.stderr, &obs.stderr),
-        (&r.stdout, &obs.stdout),
-        (&r.body, &obs.stdout),
-    ] {
+    for (pattern, text) in rule
+        .patterns
+        .iter()
+        .zip([&obs.stderr, &obs.stdout, &obs.stdout])
+    {
         if let Some(p) = pattern {
             any = true;
-            // Patterns were checked when the catalog was validated.
-            let ok = regex::Regex::new(p).is_ok_and(|re| re.is_match(text));
-            if !ok {
+            if !p.as_ref().is_ok_and(|re| re.is_match(text)) {
                 return false;
             }
         }
@@ -93,8 +134,8 @@ mod tests {
     use super::*;
     use crate::probe::ProbeError;
 
-    fn rule(json: serde_json::Value) -> ClassifyRule {
-        serde_json::from_value(json).unwrap()
+    fn rule(json: serde_json::Value) -> Rule {
+        Rule::compile(serde_json::from_value(json).unwrap())
     }
 
     #[test]

@@ -6,9 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Expectation;
+use super::{Reason, Status};
+use crate::judge::ExpectationResult as Expectation;
 use crate::plan::PlannedStep;
-use crate::run::{Reason, Status};
 
 /// One check's repair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
