@@ -360,7 +360,7 @@ fn dispatch(cli: Cli) -> Outcome {
                 SchemaKind::Manifest => crate::schema::Kind::Manifest,
                 SchemaKind::Qualification => crate::schema::Kind::Qualification,
             };
-            crate::output::stdout(&crate::schema::text(k))?;
+            crate::output::stdout(&crate::documents::text(k))?;
             Ok(Exit::Ok)
         }
     }

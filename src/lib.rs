@@ -3,6 +3,7 @@
 pub(crate) mod certify;
 pub(crate) mod cli;
 pub mod diag;
+pub mod documents;
 pub mod error;
 pub mod exit;
 pub mod load;

@@ -1,4 +1,7 @@
-//! JSON Schemas generated from the model types, and schema validation mapped to located diagnostics.
+//! JSON Schemas generated from the types of the documents labcert reads and writes, and
+//! schema validation mapped to located diagnostics. A document type says which kind it is
+//! ([`Described`]); this module knows only the catalog language's own types, so the input
+//! side (workspace) and the output side (manifest, qualification) both build on it.
 
 use std::sync::{Arc, OnceLock};
 
@@ -31,22 +34,29 @@ impl Kind {
     }
 }
 
-/// The schema as JSON, the way `schemas/<kind>.schema.json` holds it.
-pub fn generate(kind: Kind) -> Value {
-    let schema = match kind {
-        Kind::Catalog => schemars::schema_for!(Catalog),
-        Kind::Topology => schemars::schema_for!(Topology),
-        Kind::Manifest => schemars::schema_for!(crate::manifest::Manifest),
-        Kind::Qualification => schemars::schema_for!(crate::gate::qualify::Qualification),
-    };
-    let mut v = schema.to_value();
+/// A document type with a schema of its own.
+pub trait Described: schemars::JsonSchema {
+    const KIND: Kind;
+}
+
+impl Described for Catalog {
+    const KIND: Kind = Kind::Catalog;
+}
+
+impl Described for Topology {
+    const KIND: Kind = Kind::Topology;
+}
+
+/// The schema of `T` as JSON, the way `schemas/<kind>.schema.json` holds it.
+pub fn generate<T: Described>() -> Value {
+    let mut v = schemars::schema_for!(T).to_value();
     strip_object_defaults(&mut v);
     if let Value::Object(m) = &mut v {
         m.insert(
             "$id".into(),
             Value::String(format!(
                 "https://labcert.dev/schemas/{}.schema.json",
-                kind.name()
+                T::KIND.name()
             )),
         );
     }
@@ -76,9 +86,9 @@ fn strip_object_defaults(v: &mut Value) {
     }
 }
 
-/// The schema as pretty JSON text with a trailing newline.
-pub fn text(kind: Kind) -> String {
-    let mut s = serde_json::to_string_pretty(&generate(kind)).unwrap_or_default();
+/// A schema as pretty JSON text with a trailing newline.
+pub fn text(schema: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(schema).unwrap_or_default();
     s.push('\n');
     s
 }
@@ -88,27 +98,27 @@ struct Compiled {
     validator: Validator,
 }
 
-fn compiled(kind: Kind) -> &'static Compiled {
+fn compiled<T: Described>() -> &'static Compiled {
     static CATALOG: OnceLock<Compiled> = OnceLock::new();
     static TOPOLOGY: OnceLock<Compiled> = OnceLock::new();
     static MANIFEST: OnceLock<Compiled> = OnceLock::new();
     static QUALIFICATION: OnceLock<Compiled> = OnceLock::new();
-    let cell = match kind {
+    let cell = match T::KIND {
         Kind::Catalog => &CATALOG,
         Kind::Topology => &TOPOLOGY,
         Kind::Manifest => &MANIFEST,
         Kind::Qualification => &QUALIFICATION,
     };
     cell.get_or_init(|| {
-        let schema = generate(kind);
+        let schema = generate::<T>();
         let validator = jsonschema::draft202012::new(&schema).expect("generated schema compiles");
         Compiled { schema, validator }
     })
 }
 
-/// Every way `value` breaks the schema, as `pointer: message` lines (empty when it fits).
-pub fn violations(kind: Kind, value: &Value) -> Vec<String> {
-    compiled(kind)
+/// Every way `value` breaks `T`'s schema, as `pointer: message` lines (empty when it fits).
+pub fn violations<T: Described>(value: &Value) -> Vec<String> {
+    compiled::<T>()
         .validator
         .iter_errors(value)
         .map(|e| format!("{}: {e}", e.instance_path()))
@@ -118,8 +128,14 @@ pub fn violations(kind: Kind, value: &Value) -> Vec<String> {
 /// Validates a document against its schema; every violation becomes a diagnostic.
 /// Returns the pointers of the offending values, so a caller can drop them and go on
 /// to semantic analysis of the rest.
+/// `kind` is what the file says it is: a catalog or a topology (the documents labcert reads).
 pub fn check(doc: &Document, kind: Kind, diags: &mut Diagnostics) -> Vec<String> {
-    let c = compiled(kind);
+    let c = match kind {
+        Kind::Catalog => compiled::<Catalog>(),
+        Kind::Topology => compiled::<Topology>(),
+        // Manifests and qualifications are read through their types, not as catalog files.
+        Kind::Manifest | Kind::Qualification => return Vec::new(),
+    };
     let mut prune = Vec::new();
     for err in c.validator.iter_errors(&doc.value) {
         let ptr = err.instance_path().as_str().to_string();

@@ -2,7 +2,8 @@
 
 mod common;
 
-use labcert::schema::{Kind, text};
+use labcert::documents::text;
+use labcert::schema::Kind;
 
 #[test]
 fn committed_schemas_are_fresh() {

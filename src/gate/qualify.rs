@@ -45,6 +45,10 @@ pub struct Qualification {
     pub failures: Vec<Failure>,
 }
 
+impl crate::schema::Described for Qualification {
+    const KIND: crate::schema::Kind = crate::schema::Kind::Qualification;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -366,7 +370,7 @@ fn run_catalog(
 /// Validates against the schema, then writes atomically.
 fn write(q: &Qualification, out: &Path) -> Result<(), String> {
     let v = serde_json::to_value(q).map_err(|e| e.to_string())?;
-    let problems = crate::schema::violations(crate::schema::Kind::Qualification, &v);
+    let problems = crate::schema::violations::<Qualification>(&v);
     if !problems.is_empty() {
         return Err(format!(
             "the qualification result does not match its schema: {}",

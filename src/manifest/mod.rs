@@ -73,6 +73,10 @@ pub struct Manifest {
     pub interrupted: bool,
 }
 
+impl crate::schema::Described for Manifest {
+    const KIND: crate::schema::Kind = crate::schema::Kind::Manifest;
+}
+
 /// Vars per catalog, by name.
 pub type PlanInputs = IndexMap<String, IndexMap<String, Value>>;
 

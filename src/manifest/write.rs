@@ -9,7 +9,7 @@ use super::Manifest;
 /// Schema violations as `pointer: message` lines; empty when valid.
 pub fn validate(m: &Manifest) -> Vec<String> {
     match serde_json::to_value(m) {
-        Ok(v) => crate::schema::violations(crate::schema::Kind::Manifest, &v),
+        Ok(v) => crate::schema::violations::<super::Manifest>(&v),
         Err(e) => vec![format!("cannot serialise the manifest: {e}")],
     }
 }
@@ -197,7 +197,7 @@ pub fn read(path: &Path) -> Result<(Vec<u8>, Manifest), ReadError> {
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ReadError::Json(format!("{}: not JSON: {e}", path.display())))?;
-    let problems = crate::schema::violations(crate::schema::Kind::Manifest, &value);
+    let problems = crate::schema::violations::<super::Manifest>(&value);
     if !problems.is_empty() {
         return Err(ReadError::Schema(problems));
     }

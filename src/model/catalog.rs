@@ -75,19 +75,7 @@ pub struct Catalog {
     pub groups: Vec<Group>,
 }
 
-/// Value types a var may declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum VarType {
-    #[default]
-    String,
-    Integer,
-    Number,
-    Boolean,
-    List,
-    Map,
-    Any,
-}
+pub use super::shapes::VarType;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -196,7 +196,7 @@ probe_struct! {
 pub struct ParamDecl {
     /// What the parameter holds (default: any). A `list` spliced into `argv` becomes several arguments.
     #[serde(rename = "type")]
-    pub kind: Option<super::catalog::VarType>,
+    pub kind: Option<super::shapes::VarType>,
     pub description: Option<String>,
     /// Used when the check does not pass the parameter; without it the parameter is required.
     pub default: Option<Value>,

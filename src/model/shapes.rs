@@ -255,3 +255,17 @@ impl JsonSchema for ForEach {
         })
     }
 }
+
+/// Value types a var may declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VarType {
+    #[default]
+    String,
+    Integer,
+    Number,
+    Boolean,
+    List,
+    Map,
+    Any,
+}

@@ -9,7 +9,7 @@ use super::expand::{self, Instance};
 use super::inputs::Overrides;
 use super::late::{Late, Source};
 use super::probe::ProbeCall;
-use super::templating::{Mode, RawCache, compact, probe, render_plan};
+use super::templating::{Mode, RawCache, compact, probe, query_text, render_plan};
 use super::{Blocked, PLAN_VERSION, Plan, PlanCatalog, Planned, State};
 use crate::analyze::{Analysis, DefId, check_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
@@ -875,14 +875,6 @@ fn waits(v: &Value) -> bool {
         Value::Array(a) => a.iter().any(waits),
         Value::Object(m) => m.values().any(waits),
         _ => false,
-    }
-}
-
-/// A capture's query as text (one rendered to a non-string finds nothing).
-pub(super) fn query_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

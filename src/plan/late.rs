@@ -6,9 +6,8 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::Planned;
-use super::build::query_text;
 use super::probe::ProbeCall;
-use super::templating::{Mode, RawCache, Templates, compact, probe, render_mode};
+use super::templating::{Mode, RawCache, Templates, compact, probe, query_text, render_mode};
 use crate::analyze::DefId;
 use crate::judge::{Expectation, Query};
 use crate::model::expect::Expect;

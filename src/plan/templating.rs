@@ -204,6 +204,14 @@ pub(crate) fn compact(v: Value) -> Value {
     }
 }
 
+/// A capture's query as text (one rendered to a non-string finds nothing).
+pub(crate) fn query_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
