@@ -10,7 +10,7 @@ use super::inputs::Overrides;
 use super::late::{Late, Source};
 use super::probe::ProbeCall;
 use super::templating::{Mode, RawCache, compact, probe, query_text, render_plan};
-use super::{Blocked, PLAN_VERSION, Plan, PlanCatalog, Planned, State};
+use super::{Blocked, PLAN_VERSION, Plan, PlanCatalog, Planned, Skipped, State};
 use crate::analyze::{Analysis, DefId, check_pointer};
 use crate::diag::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::judge::{Expectation, Query};
@@ -271,10 +271,9 @@ fn instances(
                 let (instances, early) = if !scope.selected {
                     (
                         vec![single()],
-                        Some(State::Skipped(format!(
-                            "provider {} not selected",
-                            c.model.provider.as_str()
-                        ))),
+                        Some(State::Skipped(Skipped::NotSelected {
+                            provider: c.model.provider.as_str().into(),
+                        })),
                     )
                 } else if !lacking.is_empty() {
                     let names: Vec<String> = lacking
@@ -401,11 +400,10 @@ fn link(
         need_index.sort_unstable();
         need_index.dedup();
         if !outside.is_empty() && checks[i].state == State::Planned {
-            checks[i].state = State::Skipped(format!(
-                "needs {}, whose catalog is not in topology {}",
-                outside.join(", "),
-                t.topology
-            ));
+            checks[i].state = State::Skipped(Skipped::OutsideTopology {
+                needs: outside,
+                topology: t.topology.clone(),
+            });
         }
         checks[i].needs = need_index.iter().map(|&j| checks[j].id.clone()).collect();
         checks[i].need_index = need_index;
@@ -451,10 +449,8 @@ fn order(checks: &mut [Planned], diags: &mut Diagnostics) -> Option<Vec<Vec<usiz
             if let Some((j, s)) = first_bad {
                 let dep = checks[j].id.clone();
                 checks[i].state = match s {
-                    State::Skipped(_) => State::Skipped(format!("needs {dep}, which is skipped")),
-                    _ => State::Blocked(Blocked::Dependency(format!(
-                        "dependency {dep} would be blocked"
-                    ))),
+                    State::Skipped(_) => State::Skipped(Skipped::NeedSkipped { need: dep }),
+                    _ => State::Blocked(Blocked::Dependency(dep)),
                 };
             }
         }
@@ -759,7 +755,7 @@ fn planned(
         match template::truthy(w, &mctx) {
             Ok(true) => {}
             Ok(false) => {
-                p.state = State::Skipped(format!("when `{w}` is false"));
+                p.state = State::Skipped(Skipped::WhenFalse { when: w.clone() });
                 return p;
             }
             Err(e) => fail(format!("{base}/when"), e),

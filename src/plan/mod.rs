@@ -63,7 +63,7 @@ pub enum State {
     /// Will be probed.
     Planned,
     /// Will not run: not selected, `when` false, or needs something skipped.
-    Skipped(String),
+    Skipped(Skipped),
     /// Will be blocked before probing: a missing requirement or a blocked dependency.
     Blocked(Blocked),
 }
@@ -74,8 +74,46 @@ pub enum State {
 pub enum Blocked {
     /// Inputs no binding, flag or default gives (`catalog: vars.name`).
     MissingRequirement(Vec<String>),
-    /// A need that will be blocked, in words.
+    /// A need (its id) that will be blocked.
     Dependency(String),
+}
+
+/// Why the plan skips a check. In the plan's JSON and the manifest, the sentence it always
+/// was (`when \`x\` is false`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// The catalog's provider is not among those certified.
+    NotSelected { provider: String },
+    /// The check's `when` expression is false.
+    WhenFalse { when: String },
+    /// It needs checks of catalogs the topology does not name.
+    OutsideTopology {
+        needs: Vec<String>,
+        topology: String,
+    },
+    /// A check it needs (this id) is skipped.
+    NeedSkipped { need: String },
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skipped::NotSelected { provider } => write!(f, "provider {provider} not selected"),
+            Skipped::WhenFalse { when } => write!(f, "when `{when}` is false"),
+            Skipped::OutsideTopology { needs, topology } => write!(
+                f,
+                "needs {}, whose catalog is not in topology {topology}",
+                needs.join(", ")
+            ),
+            Skipped::NeedSkipped { need } => write!(f, "needs {need}, which is skipped"),
+        }
+    }
+}
+
+impl Serialize for Skipped {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl std::fmt::Display for Blocked {
@@ -84,7 +122,7 @@ impl std::fmt::Display for Blocked {
             Blocked::MissingRequirement(what) => {
                 write!(f, "missing_requirement: {}", what.join(", "))
             }
-            Blocked::Dependency(why) => f.write_str(why),
+            Blocked::Dependency(need) => write!(f, "dependency {need} would be blocked"),
         }
     }
 }

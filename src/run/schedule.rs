@@ -110,7 +110,7 @@ pub async fn run(
             State::Skipped(why) => Some(CheckResult::unprobed(
                 Status::Skipped,
                 Reason::Skipped,
-                Some(why.clone()),
+                Some(why.to_string()),
             )),
             State::Blocked(why) => Some(blocked_early(why)),
         };
@@ -223,8 +223,8 @@ fn blocked_early(why: &Blocked) -> CheckResult {
             Reason::MissingRequirement,
             Some(what.join(", ")),
         ),
-        Blocked::Dependency(msg) => {
-            CheckResult::unprobed(Status::Blocked, Reason::Dependency, Some(msg.clone()))
+        Blocked::Dependency(_) => {
+            CheckResult::unprobed(Status::Blocked, Reason::Dependency, Some(why.to_string()))
         }
     }
 }
