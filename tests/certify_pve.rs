@@ -124,16 +124,33 @@ fn pve_checks() -> &'static BTreeSet<String> {
 
 /// `labcert certify` against `pve`; interrupted once every API check has finished.
 fn certify(pve: &PveFixture) -> Run {
-    certify_in(pve, None, api_checks())
+    certify_in(pve, None, api_checks(), &[])
 }
 
-/// `labcert certify` against `pve`, inside the namespace of `ssh` with its stand-in's
-/// `--var`s when given; interrupted once every check of `want` has finished.
-fn certify_in(pve: &PveFixture, ssh: Option<(&Netns, &SshHosts)>, want: &BTreeSet<String>) -> Run {
+/// `labcert certify --repair` against `pve` with these extra `--var`s; interrupted once
+/// every API check has finished.
+fn certify_repair(pve: &PveFixture, vars: &[&str]) -> Run {
+    let mut extra = vec!["--repair".to_string()];
+    for v in vars {
+        extra.extend(["--var".to_string(), v.to_string()]);
+    }
+    certify_in(pve, None, api_checks(), &extra)
+}
+
+/// `labcert certify` against `pve` with `extra` arguments, inside the namespace of `ssh`
+/// with its stand-in's `--var`s when given; interrupted once every check of `want` has
+/// finished.
+fn certify_in(
+    pve: &PveFixture,
+    ssh: Option<(&Netns, &SshHosts)>,
+    want: &BTreeSet<String>,
+    extra: &[String],
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("manifest.json");
     let events = dir.path().join("events.ndjson");
     let mut a = args(pve, &out);
+    a.extend(extra.iter().cloned());
     a.push("--events".into());
     a.push(events.display().to_string());
     let mut command = match ssh {
@@ -774,11 +791,78 @@ fn over_ssh_guests_boot_see_their_seed_and_gateways_forward_unless_faulted() {
         .unwrap()
         .to_string();
     let ssh = SshHosts::start(&ns, &pve, &domain);
-    let run = certify_in(&pve, Some((&ns, &ssh)), pve_checks());
+    let run = certify_in(&pve, Some((&ns, &ssh)), pve_checks(), &[]);
     assert_faults(&run, pve_checks(), SSH_FAULTS);
     let m = &run.manifest;
     let boot = &check(m, "pve.vms.ssh-boot[cert-a]")["captures"];
     assert_eq!(boot["hostname"], "cert-a");
     assert_eq!(boot["datasource"], "NoCloud");
     assert_read_only(&pve);
+}
+
+// ---- repairs --------------------------------------------------------------------------------
+
+/// The repair ledger's entry for `id`.
+fn ledger<'a>(m: &'a Value, id: &str) -> &'a Value {
+    m["repairs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["check"] == id)
+        .unwrap_or_else(|| panic!("no repair entry for {id}"))
+}
+
+#[test]
+fn a_bridge_without_an_mtu_is_made_vlan_aware_writing_only_what_it_read() {
+    let pve = PveFixture::start(Scenario::BridgeNotVlanAware {
+        node: "pve1",
+        iface: "vmbr1",
+    });
+    assert!(
+        pve.state()
+            .node("pve1")
+            .unwrap()
+            .network
+            .iface("vmbr1")
+            .unwrap()
+            .get("mtu")
+            .is_none()
+    );
+    let run = certify_repair(&pve, &[]);
+    expect(
+        &run,
+        &[("pve.network.bridges[pve1,vmbr1]", "repaired:repaired")],
+    );
+    let entry = ledger(&run.manifest, "pve.network.bridges[pve1,vmbr1]");
+    assert_eq!(entry["status"], "repaired", "{entry:#}");
+    // The write carried what the read found, and nothing for what it did not find: no
+    // `mtu=`, `gateway=`, `cidr6=`, … (an empty field is a value to PVE).
+    let puts: Vec<_> = pve
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/nodes/pve1/network/vmbr1"))
+        .collect();
+    assert_eq!(puts.len(), 1, "{puts:#?}");
+    let sent: Vec<&str> = puts[0].params.keys().collect();
+    let empty: Vec<&str> = puts[0]
+        .params
+        .0
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert!(empty.is_empty(), "sent empty: {empty:?} (all: {sent:?})");
+    let vmbr1 = pve
+        .state()
+        .node("pve1")
+        .unwrap()
+        .network
+        .iface("vmbr1")
+        .unwrap()
+        .clone();
+    assert_eq!(vmbr1["bridge_vlan_aware"], 1);
+    assert_eq!(vmbr1["bridge_ports"], "bond0");
+    for k in ["mtu", "gateway", "cidr6", "gateway6", "address", "comments"] {
+        assert!(vmbr1.get(k).is_none(), "{k} appeared: {vmbr1:?}");
+    }
 }

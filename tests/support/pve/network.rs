@@ -315,36 +315,51 @@ fn settings(p: &Params, others: &BTreeMap<String, Iface>, name: &str) -> Result<
     let kind = p
         .one_of("type", TYPES)?
         .ok_or_else(|| ApiError::param("type", "property is missing and it is not optional"))?;
-    p.format(
-        "cidr",
-        api::is_cidr4,
-        "value does not look like a valid IPv4 CIDR network",
-    )?;
-    p.format(
-        "cidr6",
-        api::is_cidr6,
-        "value does not look like a valid IPv6 CIDR network",
-    )?;
-    for k in ["gateway", "address", "netmask"] {
+    // The schema check reports every failing parameter at once.
+    let mut checks = vec![
         p.format(
-            k,
-            api::is_ipv4,
-            "value does not look like a valid IPv4 address",
-        )?;
+            "cidr",
+            api::is_cidr4,
+            "value does not look like a valid IPv4 CIDR network",
+        )
+        .map(drop),
+        p.format(
+            "cidr6",
+            api::is_cidr6,
+            "value does not look like a valid IPv6 CIDR network",
+        )
+        .map(drop),
+    ];
+    for k in ["gateway", "address", "netmask"] {
+        checks.push(
+            p.format(
+                k,
+                api::is_ipv4,
+                "value does not look like a valid IPv4 address",
+            )
+            .map(drop),
+        );
     }
     for k in ["gateway6", "address6"] {
-        p.format(
-            k,
-            api::is_ipv6,
-            "value does not look like a valid IPv6 address",
-        )?;
+        checks.push(
+            p.format(
+                k,
+                api::is_ipv6,
+                "value does not look like a valid IPv6 address",
+            )
+            .map(drop),
+        );
     }
-    p.format(
-        "bridge_vids",
-        api::is_vid_list,
-        "invalid VLAN configuration",
-    )?;
-    p.integer("mtu", 1280, 65520)?;
+    checks.push(
+        p.format(
+            "bridge_vids",
+            api::is_vid_list,
+            "invalid VLAN configuration",
+        )
+        .map(drop),
+    );
+    checks.push(p.integer("mtu", 1280, 65520).map(drop));
+    ApiError::all(checks)?;
     if p.get("cidr").is_some() && p.get("address").is_some() {
         return Err(ApiError::param("address", "address conflicts with cidr"));
     }
