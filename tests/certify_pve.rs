@@ -442,7 +442,7 @@ fn an_offline_node_fails_the_cluster_checks_and_blocks_what_lives_on_it() {
         "blocked:node_unreachable",
     ));
     want.extend(all(
-        |id| id.starts_with("pve.network.bridges"),
+        |id| id.starts_with("pve.network."),
         "blocked:dependency",
     ));
     want.extend([
@@ -498,23 +498,24 @@ fn a_bridge_that_is_not_vlan_aware_fails_its_bridge_check() {
     assert_read_only(&pve);
 }
 
+/// What staged network changes on pve1 do to the API checks.
+const PENDING_ON_PVE1: &[(&str, &str)] = &[
+    ("pve.network.pending[pve1]", "fail:expectation"),
+    ("pve.network.bridges[pve1,vmbr0]", "blocked:dependency"),
+    ("pve.network.bridges[pve1,vmbr1]", "blocked:dependency"),
+    (
+        "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+        "blocked:dependency",
+    ),
+];
+
 #[test]
-fn pending_network_changes_fail_the_bridge_checks_of_that_node() {
+fn pending_network_changes_fail_their_own_check_and_the_bridges_wait_for_them() {
     let pve = PveFixture::start(Scenario::PendingNetworkChanges("pve1"));
     let run = certify(&pve);
-    expect(
-        &run,
-        &[
-            ("pve.network.bridges[pve1,vmbr0]", "fail:expectation"),
-            ("pve.network.bridges[pve1,vmbr1]", "fail:expectation"),
-            (
-                "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
-                "blocked:dependency",
-            ),
-        ],
-    );
+    expect(&run, PENDING_ON_PVE1);
     assert_eq!(
-        failed_expectations(&run.manifest, "pve.network.bridges[pve1,vmbr0]"),
+        failed_expectations(&run.manifest, "pve.network.pending[pve1]"),
         ["changes absent"]
     );
 }
@@ -865,4 +866,84 @@ fn a_bridge_without_an_mtu_is_made_vlan_aware_writing_only_what_it_read() {
     for k in ["mtu", "gateway", "cidr6", "gateway6", "address", "comments"] {
         assert!(vmbr1.get(k).is_none(), "{k} appeared: {vmbr1:?}");
     }
+}
+
+#[test]
+fn staged_network_changes_are_never_applied_and_reverted_only_when_the_topology_allows() {
+    // Without the flag: reported for a person, nothing written.
+    let pve = PveFixture::start(Scenario::PendingNetworkChanges("pve1"));
+    let run = certify_repair(&pve, &[]);
+    expect(&run, PENDING_ON_PVE1);
+    let entry = ledger(&run.manifest, "pve.network.pending[pve1]");
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    assert!(
+        entry["guard"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("allow_network_revert")
+    );
+    assert_read_only(&pve);
+    assert!(pve.state().node("pve1").unwrap().network.pending.is_some());
+    // With it: interfaces.new is discarded (DELETE), never applied (no reload).
+    let pve = PveFixture::start(Scenario::PendingNetworkChanges("pve1"));
+    let run = certify_repair(&pve, &["pve.allow_network_revert=true"]);
+    expect(&run, &[("pve.network.pending[pve1]", "repaired:repaired")]);
+    assert_eq!(pve.count("DELETE", "/nodes/pve1/network"), 1);
+    assert_eq!(
+        pve.count("PUT", "/nodes/pve1/network"),
+        0,
+        "a reload applies"
+    );
+    let st = pve.state();
+    let net = &st.node("pve1").unwrap().network;
+    assert!(net.pending.is_none());
+    assert!(net.iface("vmbr1").unwrap().get("mtu").is_none(), "applied");
+}
+
+#[test]
+fn a_change_staged_during_the_repair_refuses_the_reload_and_the_node_stays_reachable() {
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[
+            Scenario::BridgeNotVlanAware {
+                node: "pve1",
+                iface: "vmbr1",
+            },
+            Scenario::ColleagueMovesManagement("pve1"),
+        ],
+        None,
+    );
+    let run = certify_repair(&pve, &[]);
+    expect(
+        &run,
+        &[
+            ("pve.network.bridges[pve1,vmbr1]", "fail:expectation"),
+            (
+                "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+                "blocked:dependency",
+            ),
+        ],
+    );
+    let entry = ledger(&run.manifest, "pve.network.bridges[pve1,vmbr1]");
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(message.starts_with("repair refused at step 5"), "{message}");
+    assert!(message.contains("someone else's change"), "{message}");
+    // The ledger shows both refusals, with what was expected and what is staged.
+    let step = entry["steps"].as_array().unwrap().last().unwrap();
+    let failed: Vec<&Value> = step["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 2, "{step:#}");
+    assert_eq!(failed[1]["expected"]["cidr"], "10.0.0.11/24", "{step:#}");
+    assert_eq!(failed[1]["actual"], Value::Null, "{step:#}");
+    // Nothing was reloaded: the node runs its old network and still answers.
+    assert_eq!(pve.count("PUT", "/nodes/pve1/network"), 0);
+    let st = pve.state();
+    let pve1 = st.node("pve1").unwrap();
+    assert!(pve1.reachable());
+    assert_eq!(pve1.network.iface("vmbr0").unwrap()["address"], "10.0.0.11");
 }

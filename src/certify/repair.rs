@@ -23,6 +23,8 @@ use crate::run::secrets::Secrets;
 use crate::run::{CheckResult, Reason, Status};
 use crate::workspace::LoadedCatalog;
 
+mod refusal;
+
 /// How long one repair step's probe may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 const TASK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -30,6 +32,15 @@ const TASK_EVERY: Duration = Duration::from_secs(2);
 const MIN_TASK_EVERY: Duration = Duration::from_millis(100);
 /// The ledger's kind for a wait on a Proxmox VE task.
 const PVE_TASK: &str = "pve_task";
+
+/// The ledger's message for a repair a step's `refuse_unless` refused.
+fn refused_at(i: usize, title: Option<&str>, why: &str) -> String {
+    let step = match title {
+        Some(t) => format!("step {} ({t})", number(i)),
+        None => format!("step {}", number(i)),
+    };
+    format!("repair refused at {step}: {why}")
+}
 
 /// Step `i` (0-based) as the ledger numbers it.
 fn number(i: usize) -> u32 {
@@ -53,6 +64,8 @@ struct StepOutcome {
     record: RanStep,
     passed: bool,
     captures: Map<String, Value>,
+    /// The step's `refuse_unless` did not hold: why the repair is refused.
+    refused: Option<String>,
 }
 
 impl Repairer for Steps {
@@ -119,7 +132,12 @@ impl Repairer for Steps {
             let mut all_passed = true;
             for i in 0..n {
                 let out = self.step(p, i, &req.checks, &steps).await;
+                let title = out.record.title.clone();
                 entry.steps.push(StepEntry::Ran(out.record));
+                if let Some(why) = out.refused {
+                    entry.message = Some(refused_at(i, title.as_deref(), &why));
+                    return done(entry, RepairStatus::Refused, req.failed.clone());
+                }
                 if let Some(id) = plan.and_then(|r| r.step_id(i)) {
                     steps.insert(id.to_string(), Value::Object(out.captures));
                 }
@@ -192,6 +210,7 @@ impl Steps {
             record: RanStep::failed(number(i), title, None, message),
             passed: false,
             captures: Map::new(),
+            refused: None,
         };
         let st = match late::repair_step(
             &self.cats,
@@ -228,12 +247,28 @@ impl Steps {
                 Err(err) => return fail(title, format!("step expectation is not valid: {err}")),
             }
         }
+        let mut refuse_unless = Vec::new();
+        for e in &st.refuse_unless {
+            match serde_json::from_value::<Expect>(e.clone()) {
+                Ok(x) => refuse_unless.push(x),
+                Err(err) => {
+                    return fail(title, format!("step `refuse_unless` is not valid: {err}"));
+                }
+            }
+        }
         let limits = Limits {
             timeout: STEP_TIMEOUT,
             max_output: self.max_output,
         };
         let obs = self.prober.probe(kind, &spec, limits).await;
-        let (passed, message, results) = self.judge_step(kind, &expects, &obs);
+        let (passed, mut message, mut results) = self.judge_step(kind, &expects, &obs);
+        let refusal = passed
+            .then(|| refusal::judge(&self.secrets, &refuse_unless, &obs))
+            .flatten();
+        if let Some(r) = &refusal {
+            results.extend(r.judged.iter().cloned());
+            message = Some(r.why.clone());
+        }
         let mut captures = Map::new();
         if passed {
             let root = obs.json.clone().unwrap_or(Value::Null);
@@ -257,7 +292,7 @@ impl Steps {
                 exit: obs.exit,
             }),
             expectations: results,
-            passed,
+            passed: passed && refusal.is_none(),
             message: message.map(|m| self.secrets.mask(&m)),
             duration_ms: Some(obs.duration.as_millis() as u64),
             upid: None,
@@ -268,6 +303,7 @@ impl Steps {
             record,
             passed,
             captures,
+            refused: refusal.map(|r| r.why),
         }
     }
 
@@ -341,6 +377,7 @@ impl Steps {
             ),
             passed: false,
             captures: Map::new(),
+            refused: None,
         };
         let api = task.get("api").and_then(Value::as_str).unwrap_or("");
         let upid = task
@@ -430,6 +467,7 @@ impl Steps {
                     },
                     passed,
                     captures: Map::new(),
+                    refused: None,
                 };
             }
             // Unpaced (a replay), the pauses before each poll so far stand for the time they

@@ -46,6 +46,12 @@ pub struct RepairStep {
     /// What this step's own result must satisfy for the repair to go on.
     #[serde(default)]
     pub expect: Vec<Expect>,
+    /// What the lab must look like for the repair to go on at all: when one of these does
+    /// not hold on this step's result, the repair is *refused* there (nothing after it
+    /// runs), with the failed expectations — expected and actual — in the ledger. For what a
+    /// repair must not touch (changes someone else staged, the management interface).
+    #[serde(default)]
+    pub refuse_unless: Vec<Expect>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

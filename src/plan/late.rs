@@ -37,6 +37,8 @@ pub struct RenderedStep {
     /// `{api, upid, timeout?, every?}`.
     pub pve_task: Option<Value>,
     pub expect: Vec<Value>,
+    /// Expectations that refuse the repair when they do not hold.
+    pub refuse_unless: Vec<Value>,
     pub capture: IndexMap<String, Value>,
 }
 
@@ -90,6 +92,11 @@ pub fn repair_step(
         let raw = compact(serde_json::to_value(e).unwrap_or_default());
         expect.push(render_mode(&raw, &mctx, Mode::Run).map_err(why)?);
     }
+    let mut refuse_unless = Vec::new();
+    for e in &step.refuse_unless {
+        let raw = compact(serde_json::to_value(e).unwrap_or_default());
+        refuse_unless.push(render_mode(&raw, &mctx, Mode::Run).map_err(why)?);
+    }
     let mut capture = IndexMap::new();
     for (name, q) in &step.capture {
         capture.insert(
@@ -103,6 +110,7 @@ pub fn repair_step(
         probe,
         pve_task,
         expect,
+        refuse_unless,
         capture,
     })
 }

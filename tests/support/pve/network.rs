@@ -279,6 +279,38 @@ impl Network {
         Ok(())
     }
 
+    /// A person's edit, staged: the bridge carrying `ip` becomes `manual` (no address, no
+    /// gateway) and a new VLAN interface `<bridge>.99` takes the address and gateway.
+    pub fn move_address_to_vlan(&mut self, ip: &str) {
+        let pending = self.pending_mut();
+        let Some((name, bridge)) = pending
+            .iter_mut()
+            .find(|(_, i)| i.get("address").and_then(Value::as_str) == Some(ip))
+        else {
+            return;
+        };
+        let name = name.clone();
+        let mut vlan = Iface::new();
+        for k in ["address", "netmask", "gateway"] {
+            if let Some(v) = bridge.remove(k) {
+                vlan.insert(k.into(), v);
+            }
+        }
+        bridge.insert("method".into(), "manual".into());
+        for (k, v) in [
+            ("type", json!("vlan")),
+            ("method", json!("static")),
+            ("method6", json!("manual")),
+            ("families", json!(["inet"])),
+            ("autostart", json!(1)),
+            ("vlan-raw-device", json!(name)),
+            ("vlan-id", json!("99")),
+        ] {
+            vlan.insert(k.into(), v);
+        }
+        put(pending, &format!("{name}.99"), vlan);
+    }
+
     /// `DELETE /nodes/{node}/network`: unlink interfaces.new.
     pub fn revert(&mut self) {
         self.pending = None;

@@ -88,6 +88,11 @@ fn node_route(
         ("PUT", ["network", iface]) => {
             st.need(&node_path, "Sys.Modify")?;
             network(st, node).update(iface, p)?;
+            if st.colleague.as_deref() == Some(node) {
+                st.colleague = None;
+                let ip = st.node(node).expect("checked").ip.clone();
+                network(st, node).move_address_to_vlan(&ip);
+            }
             ok(Value::Null)
         }
         ("DELETE", ["network", iface]) => {

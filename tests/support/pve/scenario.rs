@@ -76,6 +76,12 @@ pub enum Scenario {
         node: &'static str,
         iface: &'static str,
     },
+    /// A colleague works on the node's network in the GUI at the same time as labcert: the
+    /// first API write to an interface of the node is followed by theirs, which moves the
+    /// management address off its bridge onto a new VLAN interface — staged in
+    /// interfaces.new (each PVE write reads, changes and writes that file under its lock, so
+    /// both land there), applied by whoever reloads next.
+    ColleagueMovesManagement(&'static str),
 }
 
 /// The key the cloud-init drive still holds in [`Scenario::StaleCloudInit`].
@@ -119,6 +125,7 @@ impl Scenario {
                 node: "pve1",
                 iface: "vmbr1.30",
             },
+            Scenario::ColleagueMovesManagement("pve1"),
         ]
     }
 
@@ -293,6 +300,11 @@ impl Scenario {
                 st.vm_mut(vmid)
                     .unwrap_or_else(|| missing(format!("VM {vmid}")))
                     .guest_host_key_changed = true;
+            }
+            Scenario::ColleagueMovesManagement(node) => {
+                st.node(node)
+                    .unwrap_or_else(|| missing(format!("node {node}")));
+                st.colleague = Some(node.to_string());
             }
             Scenario::GatewayMissing { node, iface } => {
                 st.node_mut(node)

@@ -85,6 +85,10 @@ pub struct State {
     pub storages: Vec<String>,
     pub task_duration: Duration,
     pub agent_boot_delay: Duration,
+    /// The node where a colleague moves the management address in interfaces.new right
+    /// after the next API write to one of its interfaces
+    /// ([`super::Scenario::ColleagueMovesManagement`]).
+    pub colleague: Option<String>,
 }
 
 fn fake_fingerprint(seed: &str) -> String {
@@ -146,6 +150,7 @@ impl State {
             storages: lab.storages.clone(),
             task_duration: lab.task_duration,
             agent_boot_delay: lab.agent_boot_delay,
+            colleague: None,
         }
     }
 
