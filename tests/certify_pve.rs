@@ -947,3 +947,33 @@ fn a_change_staged_during_the_repair_refuses_the_reload_and_the_node_stays_reach
     assert!(pve1.reachable());
     assert_eq!(pve1.network.iface("vmbr0").unwrap()["address"], "10.0.0.11");
 }
+
+#[test]
+fn nothing_is_written_while_the_cluster_is_inquorate() {
+    // pve2 is off: with two nodes the cluster has lost quorum, /etc/pve is read-only.
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[
+            Scenario::NodeOffline("pve2"),
+            Scenario::FirewallDisabled(4101),
+        ],
+        None,
+    );
+    assert!(!pve.state().quorate());
+    let run = certify_repair(&pve, &[]);
+    let vm = "pve.firewall.vm-enabled[cert-a]";
+    assert_eq!(check(&run.manifest, vm)["status"], "fail");
+    let entry = ledger(&run.manifest, vm);
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("repair refused: precondition pve.cluster.quorum is fail"),
+        "{message}"
+    );
+    assert_eq!(entry["preconditions"][0]["check"], "pve.cluster.quorum");
+    assert!(
+        entry["steps"].as_array().is_none_or(Vec::is_empty),
+        "{entry:#}"
+    );
+    assert_read_only(&pve);
+}

@@ -23,6 +23,7 @@ use crate::run::secrets::Secrets;
 use crate::run::{CheckResult, Reason, Status};
 use crate::workspace::LoadedCatalog;
 
+mod preconditions;
 mod refusal;
 
 /// How long one repair step's probe may take.
@@ -49,6 +50,8 @@ fn number(i: usize) -> u32 {
 
 pub(super) struct Steps {
     pub cats: Arc<Vec<LoadedCatalog>>,
+    /// The run's plan: where a repair's `require` finds the checks it names.
+    pub plan: Arc<crate::plan::Plan>,
     pub prober: Arc<dyn Prober>,
     pub secrets: Arc<Secrets>,
     /// `--repair`: run the steps. Otherwise only say what would run.
@@ -81,6 +84,7 @@ impl Repairer for Steps {
                 status: RepairStatus::Error,
                 message: None,
                 guard: None,
+                preconditions: Vec::new(),
                 steps: Vec::new(),
                 verification: None,
                 reruns: Vec::new(),
@@ -126,6 +130,14 @@ impl Repairer for Steps {
                     .unwrap_or_default();
                 entry.message = Some("would repair: run again with --repair to apply".into());
                 return done(entry, RepairStatus::WouldRepair, req.failed.clone());
+            }
+            match self.preconditions(p).await {
+                Ok(held) => entry.preconditions = held,
+                Err((held, why)) => {
+                    entry.preconditions = held;
+                    entry.message = Some(format!("repair refused: {why}"));
+                    return done(entry, RepairStatus::Refused, req.failed.clone());
+                }
             }
             let n = plan.map_or(0, |r| r.steps.len());
             let mut steps = Map::new();
@@ -185,6 +197,21 @@ impl Repairer for Steps {
 }
 
 impl Steps {
+    /// The repair's `require`, probed again now (see [`preconditions`]).
+    async fn preconditions(
+        &self,
+        p: &Planned,
+    ) -> Result<Vec<crate::manifest::Rerun>, (Vec<crate::manifest::Rerun>, String)> {
+        let env = crate::run::check::Env {
+            prober: self.prober.clone(),
+            repairer: None,
+            waive: None,
+            secrets: self.secrets.clone(),
+            max_output: self.max_output,
+        };
+        preconditions::check(&self.plan, &env, &self.secrets, p).await
+    }
+
     fn before(&self, r: &CheckResult) -> Before {
         Before {
             status: r.status,

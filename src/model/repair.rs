@@ -18,6 +18,11 @@ pub struct Repair {
     /// Checks whose earlier results this repair invalidates; they run again after it.
     #[serde(default)]
     pub reruns: Vec<String>,
+    /// Preconditions: checks (`group.check`, an instance `group.check[i]`, or a whole
+    /// `group.check` family) probed again just before the repair writes anything; one that
+    /// does not pass refuses the repair, naming it (e.g. writes under /etc/pve need quorum).
+    #[serde(default)]
+    pub require: Vec<String>,
 }
 
 /// When repair must be refused, e.g. the bridge carries the node's management address.

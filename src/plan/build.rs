@@ -1023,6 +1023,16 @@ fn repair(
                     .unwrap_or_else(|| v.to_string())
             })
             .collect(),
+        require: r
+            .require
+            .iter()
+            .map(|t| {
+                let v = render_lenient(&Value::String(t.clone()), &mctx);
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect(),
     }
 }
 

@@ -21,6 +21,9 @@ pub struct RepairPlan {
     /// Checks (`group.check` or ids) probed again after the repair.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reruns: Vec<String>,
+    /// Checks that must pass, probed again just before the repair, for it to run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
 }
 
 impl RepairPlan {

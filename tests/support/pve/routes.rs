@@ -154,6 +154,29 @@ fn config_privilege(p: &Params) -> &'static str {
     }
 }
 
+/// How a VM write fails while the cluster is inquorate: pmxcfs makes /etc/pve read-only.
+/// A config write (qemu-server `PVE::QemuConfig->write_config` → pve-cluster
+/// `cfs_write_file`) cannot open its temporary file; a firewall write cannot take its cfs
+/// lock (pve-cluster `PVE/Cluster.pm` `$cfs_lock`: "no quorum!"); a start checks quorum first
+/// (`check_cfs_quorum`). Simplified: PVE waits out the lock's timeout before the firewall
+/// error, and an asynchronous config POST fails in its task; here each answers at once.
+fn inquorate_write(method: &str, rest: &[&str], node: &str, vmid: u32) -> Option<String> {
+    let denied = || {
+        format!(
+            "unable to open file '/etc/pve/nodes/{node}/qemu-server/{vmid}.conf.tmp.{}' - Permission denied",
+            40_000 + vmid
+        )
+    };
+    match (method, rest) {
+        ("PUT" | "POST", ["config"]) | ("PUT", ["cloudinit"]) => Some(denied()),
+        ("PUT", ["firewall", "options"]) | ("POST", ["firewall", "rules"]) => {
+            Some(format!("cfs-lock 'firewall-vm-{vmid}' error: no quorum!"))
+        }
+        ("POST", ["status", "start"]) => Some("cluster not ready - no quorum?".into()),
+        _ => None,
+    }
+}
+
 fn vm_route(
     st: &mut State,
     method: &str,
@@ -184,6 +207,11 @@ fn vm_route(
         _ => return Err(ApiError::not_implemented(method, path)),
     };
     st.need(&acl, privilege)?;
+    if !st.quorate()
+        && let Some(why) = inquorate_write(method, rest, node, id)
+    {
+        return Err(ApiError::server(why));
+    }
     let (boot_delay, storages) = (st.agent_boot_delay, st.storages.clone());
     let vm = match st.vms.get_mut(&id) {
         Some(vm) if vm.node == node => vm,
