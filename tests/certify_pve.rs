@@ -977,3 +977,25 @@ fn nothing_is_written_while_the_cluster_is_inquorate() {
     );
     assert_read_only(&pve);
 }
+
+#[test]
+fn a_failed_step_says_what_pve_said_in_the_ledger_and_the_checks_message() {
+    // A read-only token: the repair's write is refused with PVE's reason phrase.
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[Scenario::ReadOnlyToken, Scenario::FirewallDisabled(4101)],
+        None,
+    );
+    let run = certify_repair(&pve, &[]);
+    let id = "pve.firewall.vm-enabled[cert-a]";
+    let said = "HTTP 403 Permission check failed (/vms/4101, VM.Config.Network)";
+    let entry = ledger(&run.manifest, id);
+    assert_eq!(entry["status"], "failed", "{entry:#}");
+    let step = &entry["steps"][0];
+    assert!(step["message"].as_str().unwrap().contains(said), "{step:#}");
+    let c = check(&run.manifest, id);
+    assert_eq!(c["reason"], "repair_failed");
+    let message = c["message"].as_str().unwrap();
+    assert!(message.contains("step 1"), "{message}");
+    assert!(message.contains(said), "{message}");
+}

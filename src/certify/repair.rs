@@ -25,6 +25,7 @@ use crate::workspace::LoadedCatalog;
 
 mod preconditions;
 mod refusal;
+mod said;
 
 /// How long one repair step's probe may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -41,6 +42,16 @@ fn refused_at(i: usize, title: Option<&str>, why: &str) -> String {
         None => format!("step {}", number(i)),
     };
     format!("repair refused at {step}: {why}")
+}
+
+/// "step 2 (Write it back) failed: …", for the check's message.
+fn step_failure(i: usize, r: &RanStep) -> String {
+    let step = match &r.title {
+        Some(t) => format!("step {} ({t})", number(i)),
+        None => format!("step {}", number(i)),
+    };
+    let why = r.message.as_deref().unwrap_or("it did not succeed");
+    format!("{step} failed: {why}")
 }
 
 /// Step `i` (0-based) as the ledger numbers it.
@@ -142,6 +153,7 @@ impl Repairer for Steps {
             let n = plan.map_or(0, |r| r.steps.len());
             let mut steps = Map::new();
             let mut all_passed = true;
+            let mut failed_step = None;
             for i in 0..n {
                 let out = self.step(p, i, &req.checks, &steps).await;
                 let title = out.record.title.clone();
@@ -155,6 +167,10 @@ impl Repairer for Steps {
                 }
                 if !out.passed {
                     all_passed = false;
+                    failed_step = entry.steps.last().and_then(|s| match s {
+                        StepEntry::Ran(r) => Some(step_failure(i, r)),
+                        StepEntry::Planned(_) => None,
+                    });
                     break;
                 }
             }
@@ -189,7 +205,10 @@ impl Repairer for Steps {
                     after.reason = Some(Reason::RepairFailed);
                 }
                 let detail = after.message.clone().unwrap_or_default();
-                after.message = Some(format!("{why}: {detail}"));
+                after.message = Some(match &failed_step {
+                    Some(step) => format!("{why}: {step}; the check after it: {detail}"),
+                    None => format!("{why}: {detail}"),
+                });
                 done(entry, RepairStatus::Failed, after)
             }
         })
@@ -289,6 +308,13 @@ impl Steps {
         };
         let obs = self.prober.probe(kind, &spec, limits).await;
         let (passed, mut message, mut results) = self.judge_step(kind, &expects, &obs);
+        if !passed && let Some(said) = said::said(&obs) {
+            message = Some(match message {
+                Some(m) if !m.contains(&said) => format!("{m}; the API said {said}"),
+                Some(m) => m,
+                None => format!("the API said {said}"),
+            });
+        }
         let refusal = passed
             .then(|| refusal::judge(&self.secrets, &refuse_unless, &obs))
             .flatten();
