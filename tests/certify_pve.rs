@@ -999,3 +999,34 @@ fn a_failed_step_says_what_pve_said_in_the_ledger_and_the_checks_message() {
     assert!(message.contains("step 1"), "{message}");
     assert!(message.contains(said), "{message}");
 }
+
+#[test]
+fn no_settle_wait_follows_a_failed_step() {
+    // The bridge repair settles 5 s after its reload; here its write is refused (403).
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[
+            Scenario::ReadOnlyToken,
+            Scenario::BridgeNotVlanAware {
+                node: "pve1",
+                iface: "vmbr1",
+            },
+        ],
+        None,
+    );
+    let run = certify_repair(&pve, &[]);
+    let entry = ledger(&run.manifest, "pve.network.bridges[pve1,vmbr1]");
+    assert_eq!(entry["status"], "failed", "{entry:#}");
+    let at = |k: &str| {
+        entry[k]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let took = at("finishedAt").duration_since(at("startedAt"));
+    assert!(
+        took < jiff::SignedDuration::from_secs(3),
+        "the failed repair took {took:?}"
+    );
+}

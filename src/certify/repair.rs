@@ -174,7 +174,11 @@ impl Repairer for Steps {
                     break;
                 }
             }
-            if let Some(settle) = plan.and_then(|r| r.settle).filter(|_| self.pace) {
+            // Settling gives the lab time to take a change; after a failed step there is none.
+            if let Some(settle) = plan
+                .and_then(|r| r.settle)
+                .filter(|_| self.pace && all_passed)
+            {
                 tokio::time::sleep(settle.0).await;
             }
             // The verification: the check's own probe and expectations, whatever the steps did.
