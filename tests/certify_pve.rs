@@ -1030,3 +1030,32 @@ fn no_settle_wait_follows_a_failed_step() {
         "the failed repair took {took:?}"
     );
 }
+
+#[test]
+fn a_cloud_init_drive_for_a_running_vm_needs_a_restart_allowed_or_nothing_is_written() {
+    let id = "pve.vms.cloudinit-drive[cert-a]";
+    // Not allowed: refused before anything is written (no drive left pending).
+    let pve = PveFixture::start(Scenario::CloudInitDriveMissing(4101));
+    let run = certify_repair(&pve, &[]);
+    assert_eq!(check(&run.manifest, id)["status"], "fail");
+    let entry = ledger(&run.manifest, id);
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(message.contains("needs a restart of VM 4101"), "{message}");
+    assert_read_only(&pve);
+    assert!(pve.state().vm(4101).unwrap().pending.is_empty());
+    // Allowed: added, the VM restarted, and verified.
+    let pve = PveFixture::start(Scenario::CloudInitDriveMissing(4101));
+    let run = certify_repair(&pve, &["pve.allow_vm_restart=true"]);
+    let c = check(&run.manifest, id);
+    assert_eq!(c["status"], "repaired", "{:#}", ledger(&run.manifest, id));
+    let vm = pve.state().vm(4101).unwrap().clone();
+    assert!(vm.running && vm.pending.is_empty());
+    assert!(
+        vm.config["ide2"]
+            .as_str()
+            .unwrap()
+            .contains("vm-4101-cloudinit")
+    );
+    assert_eq!(pve.count("POST", "/qemu/4101/status/start"), 1);
+}
