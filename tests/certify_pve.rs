@@ -417,7 +417,8 @@ fn a_token_without_privileges_fails_the_privilege_check_not_the_inventory() {
         [
             "data.\"/\".\"Sys.Audit\" equals",
             "data.\"/vms\".\"VM.Audit\" equals",
-            "data.\"/vms\".\"VM.Monitor\" equals"
+            "data.\"/vms\".\"VM.Monitor\" equals",
+            "data.\"/sdn\".\"SDN.Audit\" equals"
         ]
     );
     // The empty inventories were never taken for "template missing".
@@ -1058,4 +1059,24 @@ fn a_cloud_init_drive_for_a_running_vm_needs_a_restart_allowed_or_nothing_is_wri
             .contains("vm-4101-cloudinit")
     );
     assert_eq!(pve.count("POST", "/qemu/4101/status/start"), 1);
+}
+
+#[test]
+fn a_token_that_cannot_see_bridges_fails_the_privilege_check_and_no_bridge_is_missing_or_rewritten()
+{
+    let pve = PveFixture::start(Scenario::TokenWithoutSdnAudit);
+    let run = certify_repair(&pve, &[]);
+    let mut want = all(
+        |id| id != "pve.access.auth" && id != "pve.access.privileges",
+        "blocked:dependency",
+    );
+    want.push(("pve.access.privileges".into(), "fail:expectation"));
+    expect_owned(&run, want);
+    assert_eq!(
+        failed_expectations(&run.manifest, "pve.access.privileges"),
+        ["data.\"/sdn\".\"SDN.Audit\" equals"]
+    );
+    // No bridge was called missing, and nothing was rewritten.
+    assert!(!run.manifest.to_string().contains("bridge does not exist"));
+    assert!(pve.writes().is_empty(), "{:#?}", pve.writes());
 }

@@ -165,7 +165,8 @@ impl Network {
 
     /// `GET /nodes/{node}/network[?type=…]`. A filtered list reports `active` as the
     /// string "1" (both shapes occur in the wild; clients must coerce).
-    pub fn list(&self, kind: Option<&str>) -> Result<Data, ApiError> {
+    /// Without `sees_bridges` (no SDN.Audit or SDN.Use) bridges are left out.
+    pub fn list(&self, kind: Option<&str>, sees_bridges: bool) -> Result<Data, ApiError> {
         if let Some(k) = kind
             && !TYPES.contains(&k)
             && k != "any_bridge"
@@ -181,6 +182,9 @@ impl Network {
             .iter()
             .filter(|(_, i)| {
                 let t = i.get("type").and_then(Value::as_str).unwrap_or("");
+                if !sees_bridges && (t == "bridge" || t == "OVSBridge") {
+                    return false;
+                }
                 match kind {
                     None => true,
                     Some("any_bridge" | "any_local_bridge") => t == "bridge" || t == "OVSBridge",

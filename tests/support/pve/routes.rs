@@ -65,7 +65,15 @@ fn node_route(
         &mut st.node_mut(node).expect("checked by the caller").network
     }
     match (method, rest) {
-        ("GET", ["network"]) => network(st, node).list(p.get("type")),
+        ("GET", ["network"]) => {
+            // pve-manager `PVE/API2/Network.pm` (index): a bridge is listed only when the user
+            // may audit or use it as an SDN zone member (`check_sdn_bridge` on
+            // /sdn/zones/localnetwork/<bridge>, SDN.Audit or SDN.Use); no 403, just fewer rows.
+            let sees_bridges = ["SDN.Audit", "SDN.Use"]
+                .iter()
+                .any(|p| st.need("/sdn/zones/localnetwork", p).is_ok());
+            network(st, node).list(p.get("type"), sees_bridges)
+        }
         ("PUT", ["network"]) => {
             st.need(&node_path, "Sys.Modify")?;
             let effect = Effect::Reload { node: node.into() };

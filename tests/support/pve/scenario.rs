@@ -41,6 +41,9 @@ pub enum Scenario {
     /// The token's role is read-only (PVEAuditor plus VM.Monitor): enough to certify, not
     /// to repair.
     ReadOnlyToken,
+    /// The token lacks SDN.Audit (a custom role made before PVE 8 put local bridges under
+    /// SDN permissions): the node's network list silently leaves every bridge out.
+    TokenWithoutSdnAudit,
     /// The cluster-wide firewall switch is off (`enable: 0`).
     ClusterFirewallOff,
     /// The node's host firewall is switched off (`enable: 0`).
@@ -109,6 +112,7 @@ impl Scenario {
             Scenario::FirewallDisabled(4101),
             Scenario::VmStopped(4101),
             Scenario::ReadOnlyToken,
+            Scenario::TokenWithoutSdnAudit,
             Scenario::ClusterFirewallOff,
             Scenario::NodeFirewallOff("pve2"),
             Scenario::NicNotFiltered(4102),
@@ -208,6 +212,7 @@ impl Scenario {
                 st.privileges
                     .retain(|p| p.ends_with(".Audit") || p == "VM.Monitor");
             }
+            Scenario::TokenWithoutSdnAudit => st.privileges.retain(|p| p != "SDN.Audit"),
             Scenario::ClusterFirewallOff => {
                 st.cluster_firewall.insert("enable".into(), 0.into());
             }

@@ -20,6 +20,7 @@ use super::vm::Vm;
 pub const PRIVILEGES: &[&str] = &[
     "Datastore.AllocateSpace",
     "Datastore.Audit",
+    "SDN.Audit",
     "Sys.Audit",
     "Sys.Modify",
     "VM.Audit",
