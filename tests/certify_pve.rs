@@ -124,16 +124,33 @@ fn pve_checks() -> &'static BTreeSet<String> {
 
 /// `labcert certify` against `pve`; interrupted once every API check has finished.
 fn certify(pve: &PveFixture) -> Run {
-    certify_in(pve, None, api_checks())
+    certify_in(pve, None, api_checks(), &[])
 }
 
-/// `labcert certify` against `pve`, inside the namespace of `ssh` with its stand-in's
-/// `--var`s when given; interrupted once every check of `want` has finished.
-fn certify_in(pve: &PveFixture, ssh: Option<(&Netns, &SshHosts)>, want: &BTreeSet<String>) -> Run {
+/// `labcert certify --repair` against `pve` with these extra `--var`s; interrupted once
+/// every API check has finished.
+fn certify_repair(pve: &PveFixture, vars: &[&str]) -> Run {
+    let mut extra = vec!["--repair".to_string()];
+    for v in vars {
+        extra.extend(["--var".to_string(), v.to_string()]);
+    }
+    certify_in(pve, None, api_checks(), &extra)
+}
+
+/// `labcert certify` against `pve` with `extra` arguments, inside the namespace of `ssh`
+/// with its stand-in's `--var`s when given; interrupted once every check of `want` has
+/// finished.
+fn certify_in(
+    pve: &PveFixture,
+    ssh: Option<(&Netns, &SshHosts)>,
+    want: &BTreeSet<String>,
+    extra: &[String],
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("manifest.json");
     let events = dir.path().join("events.ndjson");
     let mut a = args(pve, &out);
+    a.extend(extra.iter().cloned());
     a.push("--events".into());
     a.push(events.display().to_string());
     let mut command = match ssh {
@@ -400,7 +417,8 @@ fn a_token_without_privileges_fails_the_privilege_check_not_the_inventory() {
         [
             "data.\"/\".\"Sys.Audit\" equals",
             "data.\"/vms\".\"VM.Audit\" equals",
-            "data.\"/vms\".\"VM.Monitor\" equals"
+            "data.\"/vms\".\"VM.Monitor\" equals",
+            "data.\"/sdn\".\"SDN.Audit\" equals"
         ]
     );
     // The empty inventories were never taken for "template missing".
@@ -425,7 +443,7 @@ fn an_offline_node_fails_the_cluster_checks_and_blocks_what_lives_on_it() {
         "blocked:node_unreachable",
     ));
     want.extend(all(
-        |id| id.starts_with("pve.network.bridges"),
+        |id| id.starts_with("pve.network."),
         "blocked:dependency",
     ));
     want.extend([
@@ -481,23 +499,24 @@ fn a_bridge_that_is_not_vlan_aware_fails_its_bridge_check() {
     assert_read_only(&pve);
 }
 
+/// What staged network changes on pve1 do to the API checks.
+const PENDING_ON_PVE1: &[(&str, &str)] = &[
+    ("pve.network.pending[pve1]", "fail:expectation"),
+    ("pve.network.bridges[pve1,vmbr0]", "blocked:dependency"),
+    ("pve.network.bridges[pve1,vmbr1]", "blocked:dependency"),
+    (
+        "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+        "blocked:dependency",
+    ),
+];
+
 #[test]
-fn pending_network_changes_fail_the_bridge_checks_of_that_node() {
+fn pending_network_changes_fail_their_own_check_and_the_bridges_wait_for_them() {
     let pve = PveFixture::start(Scenario::PendingNetworkChanges("pve1"));
     let run = certify(&pve);
-    expect(
-        &run,
-        &[
-            ("pve.network.bridges[pve1,vmbr0]", "fail:expectation"),
-            ("pve.network.bridges[pve1,vmbr1]", "fail:expectation"),
-            (
-                "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
-                "blocked:dependency",
-            ),
-        ],
-    );
+    expect(&run, PENDING_ON_PVE1);
     assert_eq!(
-        failed_expectations(&run.manifest, "pve.network.bridges[pve1,vmbr0]"),
+        failed_expectations(&run.manifest, "pve.network.pending[pve1]"),
         ["changes absent"]
     );
 }
@@ -774,11 +793,290 @@ fn over_ssh_guests_boot_see_their_seed_and_gateways_forward_unless_faulted() {
         .unwrap()
         .to_string();
     let ssh = SshHosts::start(&ns, &pve, &domain);
-    let run = certify_in(&pve, Some((&ns, &ssh)), pve_checks());
+    let run = certify_in(&pve, Some((&ns, &ssh)), pve_checks(), &[]);
     assert_faults(&run, pve_checks(), SSH_FAULTS);
     let m = &run.manifest;
     let boot = &check(m, "pve.vms.ssh-boot[cert-a]")["captures"];
     assert_eq!(boot["hostname"], "cert-a");
     assert_eq!(boot["datasource"], "NoCloud");
     assert_read_only(&pve);
+}
+
+// ---- repairs --------------------------------------------------------------------------------
+
+/// The repair ledger's entry for `id`.
+fn ledger<'a>(m: &'a Value, id: &str) -> &'a Value {
+    m["repairs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["check"] == id)
+        .unwrap_or_else(|| panic!("no repair entry for {id}"))
+}
+
+#[test]
+fn a_bridge_without_an_mtu_is_made_vlan_aware_writing_only_what_it_read() {
+    let pve = PveFixture::start(Scenario::BridgeNotVlanAware {
+        node: "pve1",
+        iface: "vmbr1",
+    });
+    assert!(
+        pve.state()
+            .node("pve1")
+            .unwrap()
+            .network
+            .iface("vmbr1")
+            .unwrap()
+            .get("mtu")
+            .is_none()
+    );
+    let run = certify_repair(&pve, &[]);
+    expect(
+        &run,
+        &[("pve.network.bridges[pve1,vmbr1]", "repaired:repaired")],
+    );
+    let entry = ledger(&run.manifest, "pve.network.bridges[pve1,vmbr1]");
+    assert_eq!(entry["status"], "repaired", "{entry:#}");
+    // The write carried what the read found, and nothing for what it did not find: no
+    // `mtu=`, `gateway=`, `cidr6=`, … (an empty field is a value to PVE).
+    let puts: Vec<_> = pve
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/nodes/pve1/network/vmbr1"))
+        .collect();
+    assert_eq!(puts.len(), 1, "{puts:#?}");
+    let sent: Vec<&str> = puts[0].params.keys().collect();
+    let empty: Vec<&str> = puts[0]
+        .params
+        .0
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert!(empty.is_empty(), "sent empty: {empty:?} (all: {sent:?})");
+    let vmbr1 = pve
+        .state()
+        .node("pve1")
+        .unwrap()
+        .network
+        .iface("vmbr1")
+        .unwrap()
+        .clone();
+    assert_eq!(vmbr1["bridge_vlan_aware"], 1);
+    assert_eq!(vmbr1["bridge_ports"], "bond0");
+    for k in ["mtu", "gateway", "cidr6", "gateway6", "address", "comments"] {
+        assert!(vmbr1.get(k).is_none(), "{k} appeared: {vmbr1:?}");
+    }
+}
+
+#[test]
+fn staged_network_changes_are_never_applied_and_reverted_only_when_the_topology_allows() {
+    // Without the flag: reported for a person, nothing written.
+    let pve = PveFixture::start(Scenario::PendingNetworkChanges("pve1"));
+    let run = certify_repair(&pve, &[]);
+    expect(&run, PENDING_ON_PVE1);
+    let entry = ledger(&run.manifest, "pve.network.pending[pve1]");
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    assert!(
+        entry["guard"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("allow_network_revert")
+    );
+    assert_read_only(&pve);
+    assert!(pve.state().node("pve1").unwrap().network.pending.is_some());
+    // With it: interfaces.new is discarded (DELETE), never applied (no reload).
+    let pve = PveFixture::start(Scenario::PendingNetworkChanges("pve1"));
+    let run = certify_repair(&pve, &["pve.allow_network_revert=true"]);
+    expect(&run, &[("pve.network.pending[pve1]", "repaired:repaired")]);
+    assert_eq!(pve.count("DELETE", "/nodes/pve1/network"), 1);
+    assert_eq!(
+        pve.count("PUT", "/nodes/pve1/network"),
+        0,
+        "a reload applies"
+    );
+    let st = pve.state();
+    let net = &st.node("pve1").unwrap().network;
+    assert!(net.pending.is_none());
+    assert!(net.iface("vmbr1").unwrap().get("mtu").is_none(), "applied");
+}
+
+#[test]
+fn a_change_staged_during_the_repair_refuses_the_reload_and_the_node_stays_reachable() {
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[
+            Scenario::BridgeNotVlanAware {
+                node: "pve1",
+                iface: "vmbr1",
+            },
+            Scenario::ColleagueMovesManagement("pve1"),
+        ],
+        None,
+    );
+    let run = certify_repair(&pve, &[]);
+    expect(
+        &run,
+        &[
+            ("pve.network.bridges[pve1,vmbr1]", "fail:expectation"),
+            (
+                "pve.templates.cloudinit-ready[ubuntu-2404-cert]",
+                "blocked:dependency",
+            ),
+        ],
+    );
+    let entry = ledger(&run.manifest, "pve.network.bridges[pve1,vmbr1]");
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(message.starts_with("repair refused at step 5"), "{message}");
+    assert!(message.contains("someone else's change"), "{message}");
+    // The ledger shows both refusals, with what was expected and what is staged.
+    let step = entry["steps"].as_array().unwrap().last().unwrap();
+    let failed: Vec<&Value> = step["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 2, "{step:#}");
+    assert_eq!(failed[1]["expected"]["cidr"], "10.0.0.11/24", "{step:#}");
+    assert_eq!(failed[1]["actual"], Value::Null, "{step:#}");
+    // Nothing was reloaded: the node runs its old network and still answers.
+    assert_eq!(pve.count("PUT", "/nodes/pve1/network"), 0);
+    let st = pve.state();
+    let pve1 = st.node("pve1").unwrap();
+    assert!(pve1.reachable());
+    assert_eq!(pve1.network.iface("vmbr0").unwrap()["address"], "10.0.0.11");
+}
+
+#[test]
+fn nothing_is_written_while_the_cluster_is_inquorate() {
+    // pve2 is off: with two nodes the cluster has lost quorum, /etc/pve is read-only.
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[
+            Scenario::NodeOffline("pve2"),
+            Scenario::FirewallDisabled(4101),
+        ],
+        None,
+    );
+    assert!(!pve.state().quorate());
+    let run = certify_repair(&pve, &[]);
+    let vm = "pve.firewall.vm-enabled[cert-a]";
+    assert_eq!(check(&run.manifest, vm)["status"], "fail");
+    let entry = ledger(&run.manifest, vm);
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("repair refused: precondition pve.cluster.quorum is fail"),
+        "{message}"
+    );
+    assert_eq!(entry["preconditions"][0]["check"], "pve.cluster.quorum");
+    assert!(
+        entry["steps"].as_array().is_none_or(Vec::is_empty),
+        "{entry:#}"
+    );
+    assert_read_only(&pve);
+}
+
+#[test]
+fn a_failed_step_says_what_pve_said_in_the_ledger_and_the_checks_message() {
+    // A read-only token: the repair's write is refused with PVE's reason phrase.
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[Scenario::ReadOnlyToken, Scenario::FirewallDisabled(4101)],
+        None,
+    );
+    let run = certify_repair(&pve, &[]);
+    let id = "pve.firewall.vm-enabled[cert-a]";
+    let said = "HTTP 403 Permission check failed (/vms/4101, VM.Config.Network)";
+    let entry = ledger(&run.manifest, id);
+    assert_eq!(entry["status"], "failed", "{entry:#}");
+    let step = &entry["steps"][0];
+    assert!(step["message"].as_str().unwrap().contains(said), "{step:#}");
+    let c = check(&run.manifest, id);
+    assert_eq!(c["reason"], "repair_failed");
+    let message = c["message"].as_str().unwrap();
+    assert!(message.contains("step 1"), "{message}");
+    assert!(message.contains(said), "{message}");
+}
+
+#[test]
+fn no_settle_wait_follows_a_failed_step() {
+    // The bridge repair settles 5 s after its reload; here its write is refused (403).
+    let pve = PveFixture::with_faults_in(
+        Lab::default(),
+        &[
+            Scenario::ReadOnlyToken,
+            Scenario::BridgeNotVlanAware {
+                node: "pve1",
+                iface: "vmbr1",
+            },
+        ],
+        None,
+    );
+    let run = certify_repair(&pve, &[]);
+    let entry = ledger(&run.manifest, "pve.network.bridges[pve1,vmbr1]");
+    assert_eq!(entry["status"], "failed", "{entry:#}");
+    let at = |k: &str| {
+        entry[k]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let took = at("finishedAt").duration_since(at("startedAt"));
+    assert!(
+        took < jiff::SignedDuration::from_secs(3),
+        "the failed repair took {took:?}"
+    );
+}
+
+#[test]
+fn a_cloud_init_drive_for_a_running_vm_needs_a_restart_allowed_or_nothing_is_written() {
+    let id = "pve.vms.cloudinit-drive[cert-a]";
+    // Not allowed: refused before anything is written (no drive left pending).
+    let pve = PveFixture::start(Scenario::CloudInitDriveMissing(4101));
+    let run = certify_repair(&pve, &[]);
+    assert_eq!(check(&run.manifest, id)["status"], "fail");
+    let entry = ledger(&run.manifest, id);
+    assert_eq!(entry["status"], "refused", "{entry:#}");
+    let message = entry["message"].as_str().unwrap();
+    assert!(message.contains("needs a restart of VM 4101"), "{message}");
+    assert_read_only(&pve);
+    assert!(pve.state().vm(4101).unwrap().pending.is_empty());
+    // Allowed: added, the VM restarted, and verified.
+    let pve = PveFixture::start(Scenario::CloudInitDriveMissing(4101));
+    let run = certify_repair(&pve, &["pve.allow_vm_restart=true"]);
+    let c = check(&run.manifest, id);
+    assert_eq!(c["status"], "repaired", "{:#}", ledger(&run.manifest, id));
+    let vm = pve.state().vm(4101).unwrap().clone();
+    assert!(vm.running && vm.pending.is_empty());
+    assert!(
+        vm.config["ide2"]
+            .as_str()
+            .unwrap()
+            .contains("vm-4101-cloudinit")
+    );
+    assert_eq!(pve.count("POST", "/qemu/4101/status/start"), 1);
+}
+
+#[test]
+fn a_token_that_cannot_see_bridges_fails_the_privilege_check_and_no_bridge_is_missing_or_rewritten()
+{
+    let pve = PveFixture::start(Scenario::TokenWithoutSdnAudit);
+    let run = certify_repair(&pve, &[]);
+    let mut want = all(
+        |id| id != "pve.access.auth" && id != "pve.access.privileges",
+        "blocked:dependency",
+    );
+    want.push(("pve.access.privileges".into(), "fail:expectation"));
+    expect_owned(&run, want);
+    assert_eq!(
+        failed_expectations(&run.manifest, "pve.access.privileges"),
+        ["data.\"/sdn\".\"SDN.Audit\" equals"]
+    );
+    // No bridge was called missing, and nothing was rewritten.
+    assert!(!run.manifest.to_string().contains("bridge does not exist"));
+    assert!(pve.writes().is_empty(), "{:#?}", pve.writes());
 }

@@ -43,14 +43,29 @@ impl<'a> Api<'a> {
     }
 
     async fn send(&self, method: &str, path: &str, form: Option<Value>) -> Observation {
+        self.send_body(method, path, form.map(|f| ("form", f)))
+            .await
+    }
+
+    /// A request with a JSON body (`Content-Type: application/json`).
+    async fn send_json(&self, method: &str, path: &str, body: Value) -> Observation {
+        self.send_body(method, path, Some(("json", body))).await
+    }
+
+    async fn send_body(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Value)>,
+    ) -> Observation {
         let mut spec = json!({
             "method": method,
             "url": format!("{}/api2/json{path}", self.pve.url()),
             "headers": {"Authorization": self.auth},
             "tls": {"fingerprint": self.pve.fingerprint()},
         });
-        if let Some(f) = form {
-            spec["form"] = f;
+        if let Some((kind, b)) = body {
+            spec[kind] = b;
         }
         let spec: Http = serde_json::from_value(spec).unwrap();
         let limits = Limits {
@@ -327,6 +342,58 @@ async fn errors_carry_their_text_in_the_reason_phrase_and_the_body() {
     assert_eq!(
         o.json.unwrap()["errors"],
         json!({"type": "property is missing and it is not optional"})
+    );
+}
+
+#[tokio::test]
+async fn an_empty_json_value_fails_the_schema_but_an_empty_form_field_is_undef() {
+    let pve = PveFixture::start(Scenario::Healthy);
+    let api = Api::new(&pve);
+    let path = "/nodes/pve1/network/vmbr1";
+    // A JSON "" is a defined empty string: the integer type check refuses it, in the
+    // errors object, with PVE's reason phrase.
+    let o = api
+        .send_json(
+            "PUT",
+            path,
+            json!({"type": "bridge", "bridge_ports": "bond0", "mtu": ""}),
+        )
+        .await;
+    assert_eq!(o.status, Some(400));
+    assert_eq!(
+        o.reason_phrase.as_deref(),
+        Some("Parameter verification failed.")
+    );
+    assert_eq!(
+        o.json.unwrap()["errors"],
+        json!({"mtu": "type check ('integer') failed - got ''"})
+    );
+    // So is a format check on "".
+    let o = api
+        .send_json(
+            "PUT",
+            path,
+            json!({"type": "bridge", "bridge_ports": "bond0", "gateway": ""}),
+        )
+        .await;
+    assert_eq!(o.status, Some(400));
+    assert_eq!(
+        o.json.unwrap()["errors"],
+        json!({"gateway": "invalid format - value does not look like a valid IPv4 address"})
+    );
+    // A form's `mtu=` decodes to undef: accepted, and nothing is set.
+    api.write(
+        "PUT",
+        path,
+        json!({"type": "bridge", "bridge_ports": "bond0", "mtu": "", "gateway": ""}),
+    )
+    .await;
+    let put = pve.requests().pop().unwrap();
+    assert!(put.params.sent("mtu") && put.params.get("mtu").is_none());
+    let vmbr1 = api.data(path).await;
+    assert!(
+        vmbr1.get("mtu").is_none() && vmbr1.get("gateway").is_none(),
+        "{vmbr1:#}"
     );
 }
 

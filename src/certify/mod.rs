@@ -38,7 +38,7 @@ pub(crate) fn certify(args: &Request, root: &Path, prober: Arc<dyn Prober>) -> O
     let options = options(args, &set);
     let plan = Arc::new(plan);
     let cats = Arc::new(set.catalogs);
-    let env = environment_of(args, &setup);
+    let env = environment_of(args, &plan, &setup);
     let started = jiff::Timestamp::now();
     let (results, cancel) = probe(&plan, env, options, &mut out.list)?;
     drop(std::mem::take(&mut out.list));
@@ -119,9 +119,10 @@ fn options(args: &Request, set: &Set) -> Options {
 }
 
 /// What the checks run with: the prober, the repairer (only certify makes one), waivers.
-fn environment_of(args: &Request, setup: &setup::Setup) -> Arc<Env> {
+fn environment_of(args: &Request, plan: &Arc<Plan>, setup: &setup::Setup) -> Arc<Env> {
     let max_output = crate::probe::Limits::default().max_output;
     let repairer = repair::Steps {
+        plan: plan.clone(),
         prober: setup.prober.clone(),
         secrets: setup.secrets.clone(),
         apply: args.repair,

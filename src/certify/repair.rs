@@ -22,6 +22,10 @@ use crate::run::repair::{RepairRequest, Repairer};
 use crate::run::secrets::Secrets;
 use crate::run::{CheckResult, Reason, Status};
 
+mod preconditions;
+mod refusal;
+mod said;
+
 /// How long one repair step's probe may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 const TASK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -30,12 +34,33 @@ const MIN_TASK_EVERY: Duration = Duration::from_millis(100);
 /// The ledger's kind for a wait on a Proxmox VE task.
 const PVE_TASK: &str = "pve_task";
 
+/// The ledger's message for a repair a step's `refuse_unless` refused.
+fn refused_at(i: usize, title: Option<&str>, why: &str) -> String {
+    let step = match title {
+        Some(t) => format!("step {} ({t})", number(i)),
+        None => format!("step {}", number(i)),
+    };
+    format!("repair refused at {step}: {why}")
+}
+
+/// "step 2 (Write it back) failed: …", for the check's message.
+fn step_failure(i: usize, r: &RanStep) -> String {
+    let step = match &r.title {
+        Some(t) => format!("step {} ({t})", number(i)),
+        None => format!("step {}", number(i)),
+    };
+    let why = r.message.as_deref().unwrap_or("it did not succeed");
+    format!("{step} failed: {why}")
+}
+
 /// Step `i` (0-based) as the ledger numbers it.
 fn number(i: usize) -> u32 {
     u32::try_from(i + 1).unwrap_or(u32::MAX)
 }
 
 pub(super) struct Steps {
+    /// The run's plan: where a repair's `require` finds the checks it names.
+    pub plan: Arc<crate::plan::Plan>,
     pub prober: Arc<dyn Prober>,
     pub secrets: Arc<Secrets>,
     /// `--repair`: run the steps. Otherwise only say what would run.
@@ -51,6 +76,8 @@ struct StepOutcome {
     record: RanStep,
     passed: bool,
     captures: Map<String, Value>,
+    /// The step's `refuse_unless` did not hold: why the repair is refused.
+    refused: Option<String>,
 }
 
 impl Repairer for Steps {
@@ -66,6 +93,7 @@ impl Repairer for Steps {
                 status: RepairStatus::Error,
                 message: None,
                 guard: None,
+                preconditions: Vec::new(),
                 steps: Vec::new(),
                 verification: None,
                 reruns: Vec::new(),
@@ -112,21 +140,43 @@ impl Repairer for Steps {
                 entry.message = Some("would repair: run again with --repair to apply".into());
                 return done(entry, RepairStatus::WouldRepair, req.failed.clone());
             }
+            match self.preconditions(p).await {
+                Ok(held) => entry.preconditions = held,
+                Err((held, why)) => {
+                    entry.preconditions = held;
+                    entry.message = Some(format!("repair refused: {why}"));
+                    return done(entry, RepairStatus::Refused, req.failed.clone());
+                }
+            }
             let n = plan.map_or(0, |r| r.steps.len());
             let mut steps = Map::new();
             let mut all_passed = true;
+            let mut failed_step = None;
             for i in 0..n {
                 let out = self.step(p, i, &req.checks, &steps).await;
+                let title = out.record.title.clone();
                 entry.steps.push(StepEntry::Ran(out.record));
+                if let Some(why) = out.refused {
+                    entry.message = Some(refused_at(i, title.as_deref(), &why));
+                    return done(entry, RepairStatus::Refused, req.failed.clone());
+                }
                 if let Some(id) = plan.and_then(|r| r.step_id(i)) {
                     steps.insert(id.to_string(), Value::Object(out.captures));
                 }
                 if !out.passed {
                     all_passed = false;
+                    failed_step = entry.steps.last().and_then(|s| match s {
+                        StepEntry::Ran(r) => Some(step_failure(i, r)),
+                        StepEntry::Planned(_) => None,
+                    });
                     break;
                 }
             }
-            if let Some(settle) = plan.and_then(|r| r.settle).filter(|_| self.pace) {
+            // Settling gives the lab time to take a change; after a failed step there is none.
+            if let Some(settle) = plan
+                .and_then(|r| r.settle)
+                .filter(|_| self.pace && all_passed)
+            {
                 tokio::time::sleep(settle.0).await;
             }
             // The verification: the check's own probe and expectations, whatever the steps did.
@@ -157,7 +207,10 @@ impl Repairer for Steps {
                     after.reason = Some(Reason::RepairFailed);
                 }
                 let detail = after.message.clone().unwrap_or_default();
-                after.message = Some(format!("{why}: {detail}"));
+                after.message = Some(match &failed_step {
+                    Some(step) => format!("{why}: {step}; the check after it: {detail}"),
+                    None => format!("{why}: {detail}"),
+                });
                 done(entry, RepairStatus::Failed, after)
             }
         })
@@ -165,6 +218,21 @@ impl Repairer for Steps {
 }
 
 impl Steps {
+    /// The repair's `require`, probed again now (see [`preconditions`]).
+    async fn preconditions(
+        &self,
+        p: &Planned,
+    ) -> Result<Vec<crate::manifest::Rerun>, (Vec<crate::manifest::Rerun>, String)> {
+        let env = crate::run::check::Env {
+            prober: self.prober.clone(),
+            repairer: None,
+            waive: None,
+            secrets: self.secrets.clone(),
+            max_output: self.max_output,
+        };
+        preconditions::check(&self.plan, &env, &self.secrets, p).await
+    }
+
     fn before(&self, r: &CheckResult) -> Before {
         Before {
             status: r.status,
@@ -190,6 +258,7 @@ impl Steps {
             record: RanStep::failed(number(i), title, None, message),
             passed: false,
             captures: Map::new(),
+            refused: None,
         };
         let st = match late::repair_step(p, i, checks.clone(), Value::Object(steps.clone())) {
             Ok(s) => s,
@@ -217,7 +286,21 @@ impl Steps {
             max_output: self.max_output,
         };
         let obs = self.prober.probe(&spec, limits).await;
-        let (passed, message, results) = self.judge_step(kind, &st.expect, &obs);
+        let (passed, mut message, mut results) = self.judge_step(kind, &st.expect, &obs);
+        if !passed && let Some(said) = said::said(&obs) {
+            message = Some(match message {
+                Some(m) if !m.contains(&said) => format!("{m}; the API said {said}"),
+                Some(m) => m,
+                None => format!("the API said {said}"),
+            });
+        }
+        let refusal = passed
+            .then(|| refusal::judge(&self.secrets, &st.refuse_unless, &obs))
+            .flatten();
+        if let Some(r) = &refusal {
+            results.extend(r.judged.iter().cloned());
+            message = Some(r.why.clone());
+        }
         let mut captures = Map::new();
         if passed {
             let null = Value::Null;
@@ -238,7 +321,7 @@ impl Steps {
                 exit: obs.exit,
             }),
             expectations: results,
-            passed,
+            passed: passed && refusal.is_none(),
             message: message.map(|m| self.secrets.mask(&m)),
             duration_ms: Some(obs.duration.as_millis() as u64),
             upid: None,
@@ -249,6 +332,7 @@ impl Steps {
             record,
             passed,
             captures,
+            refused: refusal.map(|r| r.why),
         }
     }
 
@@ -321,6 +405,7 @@ impl Steps {
             ),
             passed: false,
             captures: Map::new(),
+            refused: None,
         };
         let api = task.api.as_str();
         let upid = task.upid.trim();
@@ -391,6 +476,7 @@ impl Steps {
                     },
                     passed,
                     captures: Map::new(),
+                    refused: None,
                 };
             }
             // Unpaced (a replay), the pauses before each poll so far stand for the time they

@@ -18,6 +18,11 @@ pub struct Repair {
     /// Checks whose earlier results this repair invalidates; they run again after it.
     #[serde(default)]
     pub reruns: Vec<String>,
+    /// Preconditions: checks (`group.check`, an instance `group.check[i]`, or a whole
+    /// `group.check` family) probed again just before the repair writes anything; one that
+    /// does not pass refuses the repair, naming it (e.g. writes under /etc/pve need quorum).
+    #[serde(default)]
+    pub require: Vec<String>,
 }
 
 /// When repair must be refused, e.g. the bridge carries the node's management address.
@@ -46,6 +51,12 @@ pub struct RepairStep {
     /// What this step's own result must satisfy for the repair to go on.
     #[serde(default)]
     pub expect: Vec<Expect>,
+    /// What the lab must look like for the repair to go on at all: when one of these does
+    /// not hold on this step's result, the repair is *refused* there (nothing after it
+    /// runs), with the failed expectations — expected and actual — in the ledger. For what a
+    /// repair must not touch (changes someone else staged, the management interface).
+    #[serde(default)]
+    pub refuse_unless: Vec<Expect>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

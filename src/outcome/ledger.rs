@@ -27,6 +27,10 @@ pub struct RepairEntry {
     /// The guard, when it refused the repair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<Guard>,
+    /// The checks the repair required (`require`), probed again just before it: all passed,
+    /// or the last one listed did not and refused it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preconditions: Vec<Rerun>,
     /// The steps: as run (with results), or, in a dry run, as they would run.
     #[serde(default)]
     pub steps: Vec<StepEntry>,

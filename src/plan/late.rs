@@ -65,6 +65,8 @@ pub struct RenderedStep {
     pub probe: Option<ProbeCall>,
     pub pve_task: Option<PveTask>,
     pub expect: Vec<Expectation>,
+    /// Expectations that refuse the repair when they do not hold.
+    pub refuse_unless: Vec<Expectation>,
     pub capture: IndexMap<String, Query>,
 }
 
@@ -130,6 +132,8 @@ pub fn repair_step(
         None => None,
     };
     let expect = expectations(&step.expect, &mctx).map_err(|e| format!("repair step {n}: {e}"))?;
+    let refuse_unless =
+        expectations(&step.refuse_unless, &mctx).map_err(|e| format!("repair step {n}: {e}"))?;
     let capture = captures(&step.capture, &mctx).map_err(why)?;
     Ok(RenderedStep {
         id: step.id.clone(),
@@ -137,6 +141,7 @@ pub fn repair_step(
         probe,
         pve_task,
         expect,
+        refuse_unless,
         capture,
     })
 }

@@ -25,6 +25,9 @@ pub struct RepairPlan {
     /// Checks (`group.check` or ids) probed again after the repair.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reruns: Vec<String>,
+    /// Checks that must pass, probed again just before the repair, for it to run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
 }
 
 impl RepairPlan {
@@ -130,6 +133,16 @@ pub(super) fn plan(probes: &Templates, r: &Repair, ctx: &Ctx, raw: &mut RawCache
         settle: r.settle,
         reruns: r
             .reruns
+            .iter()
+            .map(|t| {
+                let v = render_lenient(&Value::String(t.clone()), &mctx);
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect(),
+        require: r
+            .require
             .iter()
             .map(|t| {
                 let v = render_lenient(&Value::String(t.clone()), &mctx);

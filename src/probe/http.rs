@@ -143,19 +143,21 @@ fn request(spec: &Http, pool: &Pool) -> Result<RequestBuilder, ProbeError> {
     Ok(req)
 }
 
-/// A JSON object as form fields: scalars as text, `null` as empty.
+/// A JSON object as form fields: scalars as text. A `null` field is not sent at all: a
+/// value read as absent (a capture of a key the API omitted) stays absent, where an empty
+/// field would tell the API to set it to "" (or clear it).
 fn form_pairs(form: &Value) -> Result<Vec<(String, String)>, ProbeError> {
     let Value::Object(fields) = form else {
         return Err(usage(format!("`form` must be a table, not {form}")));
     };
     fields
         .iter()
+        .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
             let text = match v {
                 Value::String(s) => s.clone(),
-                Value::Null => String::new(),
                 Value::Bool(_) | Value::Number(_) => v.to_string(),
-                Value::Array(_) | Value::Object(_) => {
+                Value::Null | Value::Array(_) | Value::Object(_) => {
                     return Err(usage(format!("form field `{k}` must be a scalar, not {v}")));
                 }
             };

@@ -57,6 +57,22 @@ impl ApiError {
         }
     }
 
+    /// One 400 naming every parameter of `checks` that failed (PVE's schema check collects
+    /// them all into `errors`), or `Ok` when none did.
+    pub fn all(checks: impl IntoIterator<Item = Result<(), ApiError>>) -> Result<(), ApiError> {
+        let mut out: Option<ApiError> = None;
+        for e in checks.into_iter().filter_map(Result::err) {
+            match (&mut out, e.errors) {
+                (Some(first), Some(more)) => {
+                    first.errors.get_or_insert_with(Map::new).extend(more);
+                }
+                (None, errors) => out = Some(ApiError { errors, ..e }),
+                (Some(_), None) => {}
+            }
+        }
+        out.map_or(Ok(()), Err)
+    }
+
     /// 501: no handler for this method on this path (a catalog bug, not a lab fault).
     pub fn not_implemented(method: &str, path: &str) -> ApiError {
         ApiError::new(501, format!("Method '{method} {path}' not implemented"))
@@ -109,8 +125,13 @@ impl ApiError {
     }
 }
 
-/// Query and form parameters. A key sent with an empty value is Perl's `undef` in PVE:
-/// it passes every schema check and clears the setting it names.
+/// Query and form parameters as pveproxy decodes them (pve-http-server
+/// `PVE/APIServer/AnyEvent.pm` `extract_params`/`decode_urlencoded`): a form or query key
+/// sent with an empty value (`mtu=`) splits into a key without a value, Perl's `undef`,
+/// which passes every schema check (pve-common `JSONSchema.pm` `check_prop` returns early
+/// for an undefined optional property) and clears the setting it names. A JSON body keeps
+/// `""` a defined empty string, which the schema's type and format checks then see
+/// (`type check ('integer') failed - got ''`); JSON `null` is `undef`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Params(pub BTreeMap<String, Option<String>>);
 
@@ -132,13 +153,12 @@ impl Params {
         }
     }
 
-    /// A JSON object body: scalars become text, `null` is undef.
+    /// A JSON object body: scalars become text (`""` too), `null` is undef.
     pub fn merge_json(&mut self, body: &Value) {
         if let Value::Object(fields) = body {
             for (k, v) in fields {
                 let text = match v {
                     Value::Null => None,
-                    Value::String(s) if s.is_empty() => None,
                     Value::String(s) => Some(s.clone()),
                     other => Some(other.to_string()),
                 };
@@ -147,7 +167,8 @@ impl Params {
         }
     }
 
-    /// The value of `key` when it was sent non-empty.
+    /// The value of `key` when it was sent with one (a JSON `""` is one; a form's `key=`
+    /// is not).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).and_then(|v| v.as_deref())
     }

@@ -165,7 +165,8 @@ impl Network {
 
     /// `GET /nodes/{node}/network[?type=…]`. A filtered list reports `active` as the
     /// string "1" (both shapes occur in the wild; clients must coerce).
-    pub fn list(&self, kind: Option<&str>) -> Result<Data, ApiError> {
+    /// Without `sees_bridges` (no SDN.Audit or SDN.Use) bridges are left out.
+    pub fn list(&self, kind: Option<&str>, sees_bridges: bool) -> Result<Data, ApiError> {
         if let Some(k) = kind
             && !TYPES.contains(&k)
             && k != "any_bridge"
@@ -181,6 +182,9 @@ impl Network {
             .iter()
             .filter(|(_, i)| {
                 let t = i.get("type").and_then(Value::as_str).unwrap_or("");
+                if !sees_bridges && (t == "bridge" || t == "OVSBridge") {
+                    return false;
+                }
                 match kind {
                     None => true,
                     Some("any_bridge" | "any_local_bridge") => t == "bridge" || t == "OVSBridge",
@@ -279,6 +283,38 @@ impl Network {
         Ok(())
     }
 
+    /// A person's edit, staged: the bridge carrying `ip` becomes `manual` (no address, no
+    /// gateway) and a new VLAN interface `<bridge>.99` takes the address and gateway.
+    pub fn move_address_to_vlan(&mut self, ip: &str) {
+        let pending = self.pending_mut();
+        let Some((name, bridge)) = pending
+            .iter_mut()
+            .find(|(_, i)| i.get("address").and_then(Value::as_str) == Some(ip))
+        else {
+            return;
+        };
+        let name = name.clone();
+        let mut vlan = Iface::new();
+        for k in ["address", "netmask", "gateway"] {
+            if let Some(v) = bridge.remove(k) {
+                vlan.insert(k.into(), v);
+            }
+        }
+        bridge.insert("method".into(), "manual".into());
+        for (k, v) in [
+            ("type", json!("vlan")),
+            ("method", json!("static")),
+            ("method6", json!("manual")),
+            ("families", json!(["inet"])),
+            ("autostart", json!(1)),
+            ("vlan-raw-device", json!(name)),
+            ("vlan-id", json!("99")),
+        ] {
+            vlan.insert(k.into(), v);
+        }
+        put(pending, &format!("{name}.99"), vlan);
+    }
+
     /// `DELETE /nodes/{node}/network`: unlink interfaces.new.
     pub fn revert(&mut self) {
         self.pending = None;
@@ -315,36 +351,51 @@ fn settings(p: &Params, others: &BTreeMap<String, Iface>, name: &str) -> Result<
     let kind = p
         .one_of("type", TYPES)?
         .ok_or_else(|| ApiError::param("type", "property is missing and it is not optional"))?;
-    p.format(
-        "cidr",
-        api::is_cidr4,
-        "value does not look like a valid IPv4 CIDR network",
-    )?;
-    p.format(
-        "cidr6",
-        api::is_cidr6,
-        "value does not look like a valid IPv6 CIDR network",
-    )?;
-    for k in ["gateway", "address", "netmask"] {
+    // The schema check reports every failing parameter at once.
+    let mut checks = vec![
         p.format(
-            k,
-            api::is_ipv4,
-            "value does not look like a valid IPv4 address",
-        )?;
+            "cidr",
+            api::is_cidr4,
+            "value does not look like a valid IPv4 CIDR network",
+        )
+        .map(drop),
+        p.format(
+            "cidr6",
+            api::is_cidr6,
+            "value does not look like a valid IPv6 CIDR network",
+        )
+        .map(drop),
+    ];
+    for k in ["gateway", "address", "netmask"] {
+        checks.push(
+            p.format(
+                k,
+                api::is_ipv4,
+                "value does not look like a valid IPv4 address",
+            )
+            .map(drop),
+        );
     }
     for k in ["gateway6", "address6"] {
-        p.format(
-            k,
-            api::is_ipv6,
-            "value does not look like a valid IPv6 address",
-        )?;
+        checks.push(
+            p.format(
+                k,
+                api::is_ipv6,
+                "value does not look like a valid IPv6 address",
+            )
+            .map(drop),
+        );
     }
-    p.format(
-        "bridge_vids",
-        api::is_vid_list,
-        "invalid VLAN configuration",
-    )?;
-    p.integer("mtu", 1280, 65520)?;
+    checks.push(
+        p.format(
+            "bridge_vids",
+            api::is_vid_list,
+            "invalid VLAN configuration",
+        )
+        .map(drop),
+    );
+    checks.push(p.integer("mtu", 1280, 65520).map(drop));
+    ApiError::all(checks)?;
     if p.get("cidr").is_some() && p.get("address").is_some() {
         return Err(ApiError::param("address", "address conflicts with cidr"));
     }

@@ -65,7 +65,15 @@ fn node_route(
         &mut st.node_mut(node).expect("checked by the caller").network
     }
     match (method, rest) {
-        ("GET", ["network"]) => network(st, node).list(p.get("type")),
+        ("GET", ["network"]) => {
+            // pve-manager `PVE/API2/Network.pm` (index): a bridge is listed only when the user
+            // may audit or use it as an SDN zone member (`check_sdn_bridge` on
+            // /sdn/zones/localnetwork/<bridge>, SDN.Audit or SDN.Use); no 403, just fewer rows.
+            let sees_bridges = ["SDN.Audit", "SDN.Use"]
+                .iter()
+                .any(|p| st.need("/sdn/zones/localnetwork", p).is_ok());
+            network(st, node).list(p.get("type"), sees_bridges)
+        }
         ("PUT", ["network"]) => {
             st.need(&node_path, "Sys.Modify")?;
             let effect = Effect::Reload { node: node.into() };
@@ -88,6 +96,11 @@ fn node_route(
         ("PUT", ["network", iface]) => {
             st.need(&node_path, "Sys.Modify")?;
             network(st, node).update(iface, p)?;
+            if st.colleague.as_deref() == Some(node) {
+                st.colleague = None;
+                let ip = st.node(node).expect("checked").ip.clone();
+                network(st, node).move_address_to_vlan(&ip);
+            }
             ok(Value::Null)
         }
         ("DELETE", ["network", iface]) => {
@@ -149,6 +162,29 @@ fn config_privilege(p: &Params) -> &'static str {
     }
 }
 
+/// How a VM write fails while the cluster is inquorate: pmxcfs makes /etc/pve read-only.
+/// A config write (qemu-server `PVE::QemuConfig->write_config` → pve-cluster
+/// `cfs_write_file`) cannot open its temporary file; a firewall write cannot take its cfs
+/// lock (pve-cluster `PVE/Cluster.pm` `$cfs_lock`: "no quorum!"); a start checks quorum first
+/// (`check_cfs_quorum`). Simplified: PVE waits out the lock's timeout before the firewall
+/// error, and an asynchronous config POST fails in its task; here each answers at once.
+fn inquorate_write(method: &str, rest: &[&str], node: &str, vmid: u32) -> Option<String> {
+    let denied = || {
+        format!(
+            "unable to open file '/etc/pve/nodes/{node}/qemu-server/{vmid}.conf.tmp.{}' - Permission denied",
+            40_000 + vmid
+        )
+    };
+    match (method, rest) {
+        ("PUT" | "POST", ["config"]) | ("PUT", ["cloudinit"]) => Some(denied()),
+        ("PUT", ["firewall", "options"]) | ("POST", ["firewall", "rules"]) => {
+            Some(format!("cfs-lock 'firewall-vm-{vmid}' error: no quorum!"))
+        }
+        ("POST", ["status", "start"]) => Some("cluster not ready - no quorum?".into()),
+        _ => None,
+    }
+}
+
 fn vm_route(
     st: &mut State,
     method: &str,
@@ -179,6 +215,11 @@ fn vm_route(
         _ => return Err(ApiError::not_implemented(method, path)),
     };
     st.need(&acl, privilege)?;
+    if !st.quorate()
+        && let Some(why) = inquorate_write(method, rest, node, id)
+    {
+        return Err(ApiError::server(why));
+    }
     let (boot_delay, storages) = (st.agent_boot_delay, st.storages.clone());
     let vm = match st.vms.get_mut(&id) {
         Some(vm) if vm.node == node => vm,

@@ -41,6 +41,9 @@ pub enum Scenario {
     /// The token's role is read-only (PVEAuditor plus VM.Monitor): enough to certify, not
     /// to repair.
     ReadOnlyToken,
+    /// The token lacks SDN.Audit (a custom role made before PVE 8 put local bridges under
+    /// SDN permissions): the node's network list silently leaves every bridge out.
+    TokenWithoutSdnAudit,
     /// The cluster-wide firewall switch is off (`enable: 0`).
     ClusterFirewallOff,
     /// The node's host firewall is switched off (`enable: 0`).
@@ -76,6 +79,12 @@ pub enum Scenario {
         node: &'static str,
         iface: &'static str,
     },
+    /// A colleague works on the node's network in the GUI at the same time as labcert: the
+    /// first API write to an interface of the node is followed by theirs, which moves the
+    /// management address off its bridge onto a new VLAN interface — staged in
+    /// interfaces.new (each PVE write reads, changes and writes that file under its lock, so
+    /// both land there), applied by whoever reloads next.
+    ColleagueMovesManagement(&'static str),
 }
 
 /// The key the cloud-init drive still holds in [`Scenario::StaleCloudInit`].
@@ -103,6 +112,7 @@ impl Scenario {
             Scenario::FirewallDisabled(4101),
             Scenario::VmStopped(4101),
             Scenario::ReadOnlyToken,
+            Scenario::TokenWithoutSdnAudit,
             Scenario::ClusterFirewallOff,
             Scenario::NodeFirewallOff("pve2"),
             Scenario::NicNotFiltered(4102),
@@ -119,6 +129,7 @@ impl Scenario {
                 node: "pve1",
                 iface: "vmbr1.30",
             },
+            Scenario::ColleagueMovesManagement("pve1"),
         ]
     }
 
@@ -201,6 +212,7 @@ impl Scenario {
                 st.privileges
                     .retain(|p| p.ends_with(".Audit") || p == "VM.Monitor");
             }
+            Scenario::TokenWithoutSdnAudit => st.privileges.retain(|p| p != "SDN.Audit"),
             Scenario::ClusterFirewallOff => {
                 st.cluster_firewall.insert("enable".into(), 0.into());
             }
@@ -293,6 +305,11 @@ impl Scenario {
                 st.vm_mut(vmid)
                     .unwrap_or_else(|| missing(format!("VM {vmid}")))
                     .guest_host_key_changed = true;
+            }
+            Scenario::ColleagueMovesManagement(node) => {
+                st.node(node)
+                    .unwrap_or_else(|| missing(format!("node {node}")));
+                st.colleague = Some(node.to_string());
             }
             Scenario::GatewayMissing { node, iface } => {
                 st.node_mut(node)

@@ -20,6 +20,7 @@ use super::vm::Vm;
 pub const PRIVILEGES: &[&str] = &[
     "Datastore.AllocateSpace",
     "Datastore.Audit",
+    "SDN.Audit",
     "Sys.Audit",
     "Sys.Modify",
     "VM.Audit",
@@ -85,6 +86,10 @@ pub struct State {
     pub storages: Vec<String>,
     pub task_duration: Duration,
     pub agent_boot_delay: Duration,
+    /// The node where a colleague moves the management address in interfaces.new right
+    /// after the next API write to one of its interfaces
+    /// ([`super::Scenario::ColleagueMovesManagement`]).
+    pub colleague: Option<String>,
 }
 
 fn fake_fingerprint(seed: &str) -> String {
@@ -146,6 +151,7 @@ impl State {
             storages: lab.storages.clone(),
             task_duration: lab.task_duration,
             agent_boot_delay: lab.agent_boot_delay,
+            colleague: None,
         }
     }
 
