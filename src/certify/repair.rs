@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use crate::judge::classify::classify;
 use crate::judge::{self, Query, Root};
 use crate::manifest::{
-    Before, Expectation, Guard, RanStep, RepairEntry, RepairStatus, StepEntry, StepResult,
-    Verification,
+    Before, Expectation, Guard, RanStep, RepairEntry, RepairStatus, StepEntry, StepKind,
+    StepResult, Verification,
 };
 use crate::model::repair::PveTask;
 use crate::plan::{Kind, Planned, late};
@@ -31,8 +31,6 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 const TASK_TIMEOUT: Duration = Duration::from_secs(300);
 const TASK_EVERY: Duration = Duration::from_secs(2);
 const MIN_TASK_EVERY: Duration = Duration::from_millis(100);
-/// The ledger's kind for a wait on a Proxmox VE task.
-const PVE_TASK: &str = "pve_task";
 
 /// The ledger's message for a repair a step's `refuse_unless` refused.
 fn refused_at(i: usize, title: Option<&str>, why: &str) -> String {
@@ -314,7 +312,7 @@ impl Steps {
         let record = RanStep {
             step: number(i),
             title,
-            kind: Some(kind.as_str().to_string()),
+            kind: Some(kind.into()),
             request: Some(request),
             result: Some(StepResult {
                 status: obs.status,
@@ -400,7 +398,7 @@ impl Steps {
             record: RanStep::failed(
                 number(i),
                 Some(title.clone()),
-                Some(PVE_TASK.into()),
+                Some(StepKind::PveTask),
                 message,
             ),
             passed: false,
@@ -470,7 +468,7 @@ impl Steps {
                         ..RanStep::failed(
                             number(i),
                             Some(title.clone()),
-                            Some(PVE_TASK.into()),
+                            Some(StepKind::PveTask),
                             String::new(),
                         )
                     },

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 pub use crate::judge::ExpectationResult as Expectation;
 pub use crate::outcome::ledger::{
-    Before, Guard, RanStep, RepairEntry, RepairStatus, Rerun, StepEntry, StepResult, Verification,
-    WaiverEntry,
+    Before, Guard, RanStep, RepairEntry, RepairStatus, Rerun, StepEntry, StepKind, StepResult,
+    Verification, WaiverEntry,
 };
 pub use build::{Inputs, build};
 pub use write::{ReadError, check_target, read, validate, write_atomic, write_file_atomic};

@@ -103,6 +103,44 @@ pub enum StepEntry {
     Planned(PlannedStep),
 }
 
+/// What a repair step did: probed (by kind) or waited for a Proxmox VE task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Http,
+    Command,
+    Ssh,
+    Tcp,
+    Dns,
+    PveTask,
+}
+
+impl StepKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Http => "http",
+            StepKind::Command => "command",
+            StepKind::Ssh => "ssh",
+            StepKind::Tcp => "tcp",
+            StepKind::Dns => "dns",
+            StepKind::PveTask => "pve_task",
+        }
+    }
+}
+
+impl From<crate::plan::Kind> for StepKind {
+    fn from(k: crate::plan::Kind) -> StepKind {
+        use crate::plan::Kind;
+        match k {
+            Kind::Http => StepKind::Http,
+            Kind::Command => StepKind::Command,
+            Kind::Ssh => StepKind::Ssh,
+            Kind::Tcp => StepKind::Tcp,
+            Kind::Dns => StepKind::Dns,
+        }
+    }
+}
+
 /// A step that ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -113,7 +151,7 @@ pub struct RanStep {
     pub title: Option<String>,
     /// The probe kind (`http`, `command`, `ssh`, …) or `pve_task`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<StepKind>,
     /// The rendered request, secrets masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Value>,
@@ -142,7 +180,7 @@ impl RanStep {
     pub fn failed(
         step: u32,
         title: Option<String>,
-        kind: Option<String>,
+        kind: Option<StepKind>,
         message: String,
     ) -> RanStep {
         RanStep {

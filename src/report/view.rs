@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::manifest::{RepairEntry, StepEntry};
+use crate::manifest::{RepairEntry, StepEntry, StepKind};
 
 /// One repair step as a reviewer reads it.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct StepView {
     pub result: String,
 }
 
-const PVE_TASK: &str = "pve_task";
+const PVE_TASK: &str = StepKind::PveTask.as_str();
 
 /// The steps of a ledger entry: run (with results) or, in a dry run, rendered only.
 pub fn steps(r: &RepairEntry) -> Vec<StepView> {
@@ -47,7 +47,7 @@ pub fn steps(r: &RepairEntry) -> Vec<StepView> {
                 }
             }
             StepEntry::Ran(s) => {
-                let kind = s.kind.as_deref().unwrap_or("step");
+                let kind = s.kind.map_or("step", StepKind::as_str);
                 let request = if kind == PVE_TASK {
                     wait_line(s.upid.as_deref())
                 } else {
