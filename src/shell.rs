@@ -38,6 +38,43 @@ pub(crate) fn quote(s: &str) -> Result<String, Nul> {
     Ok(out)
 }
 
+/// A command line running `argv` as written: every element quoted, joined by spaces.
+pub(crate) fn join<S: AsRef<str>>(argv: &[S]) -> Result<String, Nul> {
+    let words = argv
+        .iter()
+        .map(|a| quote(a.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(words.join(" "))
+}
+
+/// `argv` for people to read: an element is quoted only when it needs to be.
+pub(crate) fn display<S: AsRef<str>>(argv: &[S]) -> String {
+    argv.iter()
+        .map(|a| {
+            let a = a.as_ref();
+            let plain = !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b));
+            if plain {
+                a.to_string()
+            } else {
+                // A NUL is shown, not refused: this is only for reading.
+                quote(&a.replace('\0', "\\0")).unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`display`] of a rendered `argv` (strings; anything else as its JSON text).
+pub(crate) fn display_json(argv: &[serde_json::Value]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|x| x.as_str().map(String::from).unwrap_or(x.to_string()))
+        .collect();
+    display(&words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +100,12 @@ mod tests {
         assert_eq!(quote("it's").unwrap(), "'it'\\''s'");
         assert_eq!(quote("a\nb").unwrap(), "'a\nb'");
         assert_eq!(quote("x\0y"), Err(Nul));
+        assert_eq!(join(&["ls", "a b"]).unwrap(), "'ls' 'a b'");
+        assert_eq!(
+            display(&["curl", "-w", "%{http_code}", "http://m/x?a=1&b=2"]),
+            "curl -w '%{http_code}' 'http://m/x?a=1&b=2'"
+        );
+        assert_eq!(display(&["echo", ""]), "echo ''");
     }
 
     /// The shell reads every quoted string back as exactly that one word: nothing in it is
@@ -91,8 +134,8 @@ mod tests {
                 "{s:?}"
             );
         }
-        let line: Vec<String> = hostile.iter().map(|s| quote(s).unwrap()).collect();
-        assert_eq!(words_by_sh(&line.join(" ")), hostile.to_vec());
+        assert_eq!(words_by_sh(&join(&hostile).unwrap()), hostile.to_vec());
+        assert_eq!(words_by_sh(&display(&hostile)), hostile.to_vec());
         assert!(!std::path::Path::new("/tmp/labcert-shquote-pwned").exists());
     }
 }
