@@ -2,10 +2,12 @@
 //! expectations and secrets. Every problem is collected; nothing stops at the first.
 
 mod checks;
+mod code;
 mod ids;
 pub(crate) mod index;
 mod needs;
 pub(crate) mod secrets;
+mod shell_quoting;
 mod templates;
 pub(crate) mod topology;
 
@@ -46,6 +48,7 @@ pub(crate) fn analyze(cats: &[LoadedCatalog], diags: &mut Diagnostics) -> Analys
         for c in cats {
             checks::check(c, &mut rules);
             secrets::check_catalog(c, &mut rules);
+            shell_quoting::check(c, &mut rules);
         }
         (
             rules,

@@ -40,6 +40,7 @@ codes! {
     UndefinedName = "E210", "a template uses a name that is not defined";
     TemplateSyntax = "E211", "a template that does not parse";
     UnknownFilter = "E212", "a template uses a filter that does not exist";
+    UnquotedShellValue = "W213", "a template value is rendered into an `ssh` command line (a remote shell string) without `| shquote`";
     InvalidRegex = "E220", "a regular expression that does not compile";
     InvalidJmespath = "E221", "a JMESPath query that does not parse";
     InvalidSemver = "E222", "a semver requirement that does not parse";
