@@ -102,6 +102,10 @@ fn trim_control(code: &str) -> &str {
     code.trim()
 }
 
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// `code` with the inside of every string literal and bracket replaced by `x` (delimiters
 /// kept): what is left is its top level, where operators and filters apply to the whole.
 pub(super) fn top_level(code: &str) -> String {
@@ -144,6 +148,34 @@ pub(super) fn top_level(code: &str) -> String {
         i += 1;
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Names read at the root of an expression (`vars` in `vars.url`, not `url`), with their
+/// byte offsets in `code`; string literals are skipped.
+pub(super) fn roots(code: &str) -> Vec<(usize, &str)> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            i = skip_string(b, i, c);
+            continue;
+        }
+        if is_ident(c) && !c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && is_ident(b[i]) {
+                i += 1;
+            }
+            let before = code[..start].trim_end();
+            if !before.ends_with('.') {
+                out.push((start, &code[start..i]));
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Where the `nth` occurrence of `code` is written inside the value at `ptr` (widened to
@@ -215,5 +247,14 @@ mod tests {
             "(xxxxx) | join(xxxx) ~ 'xxx'"
         );
         assert_eq!(top_level("d['é'] | f"), "d[xxxx] | f");
+    }
+
+    #[test]
+    fn roots_skip_attributes_and_strings() {
+        let r: Vec<&str> = roots("secrets.x ~ vars['secrets'] | f(a.b, 'c') ~ y .z")
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        assert_eq!(r, vec!["secrets", "vars", "f", "a", "y"]);
     }
 }

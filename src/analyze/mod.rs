@@ -6,6 +6,7 @@ mod code;
 mod ids;
 pub(crate) mod index;
 mod needs;
+mod secret_use;
 pub(crate) mod secrets;
 mod shell_quoting;
 mod templates;
@@ -48,6 +49,7 @@ pub(crate) fn analyze(cats: &[LoadedCatalog], diags: &mut Diagnostics) -> Analys
         for c in cats {
             checks::check(c, &mut rules);
             secrets::check_catalog(c, &mut rules);
+            secret_use::check(c, &mut rules);
             shell_quoting::check(c, &mut rules);
         }
         (

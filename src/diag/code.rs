@@ -53,6 +53,7 @@ codes! {
     TlsOnPlaintext = "E235", "an `http` probe sets `tls` on a plaintext `http://` URL";
     LiteralSecret = "E240", "a secret given as a literal where a reference is required";
     InvalidSecretRef = "E241", "a secret reference with an unknown scheme";
+    SecretTransformed = "E242", "a filter, expression or condition applies to a secret (only `{{ secrets.name }}` alone is substituted)";
     MatcherCount = "E250", "an expectation must have exactly one matcher";
     UnknownConcurrencyGroup = "E251", "a check names a concurrency group the catalog does not declare";
     UnknownCatalog = "E260", "a topology or `needs` names a catalog that does not exist";
