@@ -1,6 +1,7 @@
 //! Semantic analysis of a set of catalogs: ids, needs, cycles, templates, probes,
 //! expectations and secrets. Every problem is collected; nothing stops at the first.
 
+mod binding_file;
 mod checks;
 mod code;
 mod ids;

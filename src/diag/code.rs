@@ -63,6 +63,7 @@ codes! {
     DuplicateCatalog = "E264", "two files declare the same catalog id";
     BadOverride = "E265", "a --var override that cannot be applied";
     UnknownTopology = "E266", "the topology named on the command line was not found";
+    CatalogFile = "E267", "a topology's `file:` for a catalog is outside the catalog root, missing, not a regular file, or not where the catalog is defined";
 }
 
 #[cfg(test)]
