@@ -23,6 +23,7 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub(crate) mod shell;
 pub(crate) mod template;
 pub mod validate;
 pub mod workspace;

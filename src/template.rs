@@ -31,7 +31,47 @@ pub(crate) fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("with", with);
+        env.add_filter("shquote", shquote);
         env
+    })
+}
+
+/// `{{ vars.url | shquote }}`: a string or number as one POSIX shell word (single-quoted),
+/// for templates inside a remote shell command.
+fn shquote(v: MjValue) -> Result<String, Error> {
+    use minijinja::value::ValueKind;
+    let text = match v.kind() {
+        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+        ValueKind::Number | ValueKind::Bool => v.to_string(),
+        other => {
+            let what = match other {
+                ValueKind::Seq | ValueKind::Iterable => "a list",
+                ValueKind::Map => "a map",
+                _ => "nothing (none)",
+            };
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "`shquote` quotes a string or a number, not {what}: \
+                     give each value its own `| shquote`, or use `argv`"
+                ),
+            ));
+        }
+    };
+    // A secret is substituted after rendering: quoting its placeholder would leave the
+    // value itself unquoted.
+    if text.contains("<secret:") {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "`shquote` cannot quote a secret (its value is substituted when the probe runs): \
+             pass it as an `argv` element",
+        ));
+    }
+    crate::shell::quote(&text).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`shquote`: the value {e}"),
+        )
     })
 }
 
@@ -273,6 +313,40 @@ mod tests {
         ] {
             let direct = env().render_str(t, &ctx).unwrap();
             assert_eq!(render(t, &ctx).unwrap(), serde_json::json!(direct), "{t}");
+        }
+    }
+
+    #[test]
+    fn shquote_makes_one_shell_word() {
+        let ctx = to_ctx(serde_json::json!({
+            "url": "http://m/x?a=1&b=2; touch /tmp/pwned",
+            "q": "it's \"quoted\"\n$(x) `y` naïve",
+            "n": 1472,
+            "l": ["a"],
+            "s": "<secret:token>",
+            "z": "a\0b",
+        }));
+        let r = |t: &str| render(t, &ctx);
+        assert_eq!(
+            r("curl {{ url | shquote }}").unwrap(),
+            serde_json::json!("curl 'http://m/x?a=1&b=2; touch /tmp/pwned'")
+        );
+        assert_eq!(
+            r("{{ q | shquote }}").unwrap(),
+            serde_json::json!("'it'\\''s \"quoted\"\n$(x) `y` naïve'")
+        );
+        assert_eq!(r("{{ n | shquote }}").unwrap(), serde_json::json!("'1472'"));
+        assert_eq!(
+            r("{{ (n - 28) | shquote }}").unwrap(),
+            serde_json::json!("'1444'")
+        );
+        for bad in [
+            "{{ l | shquote }}",
+            "{{ s | shquote }}",
+            "{{ z | shquote }}",
+            "{{ none | shquote }}",
+        ] {
+            assert!(r(bad).is_err(), "{bad}");
         }
     }
 

@@ -15,6 +15,8 @@ pub struct Set {
     pub topologies: Vec<LoadedTopology>,
     /// Files the user named (diagnostics elsewhere are not theirs to fix now).
     pub requested: HashSet<PathBuf>,
+    /// The catalog root the set was loaded with (a topology's `file:` is relative to it).
+    pub root: PathBuf,
 }
 
 /// Loads `paths` plus the root's catalogs (only those not already given, and quietly).
@@ -25,6 +27,7 @@ pub fn load_set(paths: &[PathBuf], root: &Path, quiet: bool, diags: &mut Diagnos
         catalogs: Vec::new(),
         topologies: Vec::new(),
         requested: files.iter().cloned().collect(),
+        root: root.to_path_buf(),
     };
     for f in &files {
         match workspace::load(f, diags) {
@@ -74,7 +77,7 @@ pub fn run(paths: &[PathBuf], root: &Path) -> Outcome {
         .map(|c| (c.model.catalog.as_str(), c))
         .collect();
     for t in &set.topologies {
-        analyze::topology::check(t, &by_id, &mut found);
+        analyze::topology::check(t, root, &by_id, &mut found);
     }
     for d in found.sorted() {
         let mine = d

@@ -314,3 +314,47 @@ fn a_when_on_an_unbound_var_blocks_instead_of_failing() {
         off.stdout
     );
 }
+
+/// A topology's `file:` for a catalog is checked before anything is planned: one that leaves
+/// the catalog root or does not exist is an error at its line (E267), and the file that
+/// really defines the catalog plans as before.
+#[test]
+fn a_catalog_file_outside_the_root_or_missing_stops_the_plan() {
+    let root = "fixtures/diagnostics/E267-catalog-file-yaml";
+    let out = labcert(&["--catalogs", root, "plan", "--topology", "lab"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("error[E267]").count(),
+        2,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("topologies/lab.yaml:4:17"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("topologies/lab.yaml:5:18"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nothing planned"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("topologies")).unwrap();
+    std::fs::copy(
+        common::root().join("fixtures/plan/yaml/lab.yaml"),
+        dir.path().join("lab.yaml"),
+    )
+    .unwrap();
+    let topology =
+        std::fs::read_to_string(common::root().join("fixtures/plan/yaml/topologies/lab.yaml"))
+            .unwrap()
+            .replace("  lab:\n", "  lab:\n    file: ./lab.yaml\n");
+    std::fs::write(dir.path().join("topologies/lab.yaml"), topology).unwrap();
+    let root = dir.path().display().to_string();
+    let out = labcert(&["--catalogs", &root, "plan", "--topology", "lab"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

@@ -170,3 +170,52 @@ fn no_form_of_a_secret_appears_in_any_artifact() {
         }
     }
 }
+
+/// A filter on a secret would transform its placeholder (`<SECRET:TOKEN>` sent as the
+/// credential): `certify` refuses the catalog at the filter's line (E242) and sends nothing.
+#[test]
+fn a_filtered_secret_is_refused_and_nothing_is_sent() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    server.set_nonblocking(true).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("topologies")).unwrap();
+    std::fs::write(
+        dir.path().join("lab.yaml"),
+        format!(
+            "catalog: lab\nprovider: reachability\nsecrets:\n  token: {{ default: \"env:LAB_TOKEN\" }}\n\
+             groups:\n  - id: api\n    checks:\n      - id: auth\n        probe: {{ http: {{ url: \"http://127.0.0.1:{port}/\", \
+             headers: {{ Authorization: \"Bearer {{{{ secrets.token | upper }}}}\" }} }} }}\n        expect: [{{ status: 200 }}]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("topologies/lab.yaml"),
+        "topology: lab\ncatalogs:\n  lab: {}\n",
+    )
+    .unwrap();
+    let root = dir.path().display().to_string();
+    let out = dir.path().join("m.json");
+    let o = labcert_env(
+        &[
+            "--catalogs",
+            &root,
+            "certify",
+            "--environment",
+            "t",
+            "--topology",
+            "lab",
+            "--out",
+            &out.display().to_string(),
+        ],
+        &[
+            ("LAB_TOKEN".into(), SECRET.into()),
+            ("CI".into(), "1".into()),
+        ],
+    );
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("error[E242]"), "{}", o.stderr);
+    assert!(o.stderr.contains("lab.yaml:9:92"), "located: {}", o.stderr);
+    assert!(server.accept().is_err(), "a request was sent");
+    assert!(!out.exists());
+}

@@ -48,6 +48,7 @@ pub(super) fn check(c: &LoadedCatalog, diags: &mut Diagnostics) {
     for (name, t) in &m.probes {
         let p = format!("/probes/{}", crate::source::escape_token(name));
         template_kinds(&mut cx, t, &p);
+        ssh_form(&mut cx, t.ssh.as_deref(), &p);
         pins(&mut cx, t.http.as_deref(), t.ssh.as_deref(), &p);
         concurrency(
             &mut cx,
@@ -247,11 +248,42 @@ fn probe(cx: &mut Ctx<'_>, pr: &Probe, p: &str) {
             Some("`argv` runs the program directly; `shell` runs through `sh -c`".into()),
         );
     }
+    ssh_form(cx, pr.ssh.as_deref(), p);
     if let Some(tcp) = &pr.tcp {
         regex(cx, tcp.expect.as_deref(), &format!("{p}/tcp/expect"));
     }
     pins(cx, pr.http.as_deref(), pr.ssh.as_deref(), p);
     classify(cx, &pr.classify, &format!("{p}/classify"));
+}
+
+/// An `ssh` probe runs either a shell command line or an argv, never both or neither.
+fn ssh_form(cx: &mut Ctx<'_>, ssh: Option<&crate::model::probe::Ssh>, p: &str) {
+    let Some(s) = ssh else { return };
+    if s.command.is_some() != s.argv.is_some() {
+        return;
+    }
+    let msg = if s.command.is_some() {
+        "an ssh probe has both `command` and `argv`"
+    } else {
+        "an ssh probe has neither `command` nor `argv`"
+    };
+    let help = match cx.c.doc.source.format {
+        crate::source::Format::Yaml => {
+            "give exactly one: `argv: [prog, arg, …]` (labcert quotes each element for the remote \
+             shell) or `command: \"…\"` (a shell command line; template values in it need `| shquote`)"
+        }
+        crate::source::Format::Toml => {
+            "give exactly one: `argv = [\"prog\", \"arg\", …]` (labcert quotes each element for the \
+             remote shell) or `command = \"…\"` (a shell command line; template values in it need `| shquote`)"
+        }
+    };
+    cx.key_err(
+        Code::ProbeKind,
+        msg.into(),
+        &format!("{p}/ssh"),
+        "here",
+        Some(help.into()),
+    );
 }
 
 /// A declared var's default has the declared type (templates are checked when rendered).

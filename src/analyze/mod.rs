@@ -1,11 +1,15 @@
 //! Semantic analysis of a set of catalogs: ids, needs, cycles, templates, probes,
 //! expectations and secrets. Every problem is collected; nothing stops at the first.
 
+mod binding_file;
 mod checks;
+mod code;
 mod ids;
 pub(crate) mod index;
 mod needs;
+mod secret_use;
 pub(crate) mod secrets;
+mod shell_quoting;
 mod templates;
 pub(crate) mod topology;
 
@@ -46,6 +50,8 @@ pub(crate) fn analyze(cats: &[LoadedCatalog], diags: &mut Diagnostics) -> Analys
         for c in cats {
             checks::check(c, &mut rules);
             secrets::check_catalog(c, &mut rules);
+            secret_use::check(c, &mut rules);
+            shell_quoting::check(c, &mut rules);
         }
         (
             rules,

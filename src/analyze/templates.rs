@@ -482,6 +482,7 @@ const FILTER_CANDIDATES: &[&str] = &[
     "safe",
     "select",
     "selectattr",
+    "shquote",
     "slice",
     "sort",
     "split",
@@ -587,7 +588,7 @@ fn check_filters(c: &LoadedCatalog, filters: &[String], p: &str, diags: &mut Dia
             .filter(|f| filter_exists(f));
         let help = match did_you_mean(name, known) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "see the minijinja filter list; labcert adds `with`".to_string(),
+            None => "see the minijinja filter list; labcert adds `with` and `shquote`".to_string(),
         };
         diags.push(
             Diagnostic::error(Code::UnknownFilter, format!("unknown filter `{name}`"))

@@ -1,7 +1,8 @@
-//! A topology against the catalogs it names: known catalogs, declared inputs, right types,
-//! secret references, and what is left unbound.
+//! A topology against the catalogs it names: known catalogs, their files, declared inputs,
+//! right types, secret references, and what is left unbound.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -11,11 +12,14 @@ use crate::model::VarType;
 use crate::source::escape_token;
 use crate::workspace::{LoadedCatalog, LoadedTopology};
 
+/// `root`: the catalog root of the command, for a topology outside a `topologies/` directory.
 pub(crate) fn check(
     t: &LoadedTopology,
+    root: &Path,
     cats: &HashMap<&str, &LoadedCatalog>,
     diags: &mut Diagnostics,
 ) {
+    super::binding_file::check(t, root, cats, diags);
     let doc = &t.doc;
     for (name, binding) in &t.model.catalogs {
         let bp = format!("/catalogs/{}", escape_token(name));

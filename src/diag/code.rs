@@ -40,6 +40,7 @@ codes! {
     UndefinedName = "E210", "a template uses a name that is not defined";
     TemplateSyntax = "E211", "a template that does not parse";
     UnknownFilter = "E212", "a template uses a filter that does not exist";
+    UnquotedShellValue = "W213", "a template value is rendered into an `ssh` command line (a remote shell string) without `| shquote`";
     InvalidRegex = "E220", "a regular expression that does not compile";
     InvalidJmespath = "E221", "a JMESPath query that does not parse";
     InvalidSemver = "E222", "a semver requirement that does not parse";
@@ -52,6 +53,7 @@ codes! {
     TlsOnPlaintext = "E235", "an `http` probe sets `tls` on a plaintext `http://` URL";
     LiteralSecret = "E240", "a secret given as a literal where a reference is required";
     InvalidSecretRef = "E241", "a secret reference with an unknown scheme";
+    SecretTransformed = "E242", "a filter, expression or condition applies to a secret (only `{{ secrets.name }}` alone is substituted)";
     MatcherCount = "E250", "an expectation must have exactly one matcher";
     UnknownConcurrencyGroup = "E251", "a check names a concurrency group the catalog does not declare";
     UnknownCatalog = "E260", "a topology or `needs` names a catalog that does not exist";
@@ -61,6 +63,7 @@ codes! {
     DuplicateCatalog = "E264", "two files declare the same catalog id";
     BadOverride = "E265", "a --var override that cannot be applied";
     UnknownTopology = "E266", "the topology named on the command line was not found";
+    CatalogFile = "E267", "a topology's `file:` for a catalog is outside the catalog root, missing, not a regular file, or not where the catalog is defined";
 }
 
 #[cfg(test)]

@@ -271,6 +271,11 @@ fn run_catalog(
         catalogs: vec![*cat],
         topologies: Vec::new(),
         requested: [args.catalog.clone()].into_iter().collect(),
+        root: args
+            .catalog
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
     };
     let planned = crate::plan::command::plan_loaded(&target, set, topology, &mut diags);
     let Some((plan, set)) = planned else {

@@ -51,14 +51,21 @@ pub struct Command {
     pub cwd: Option<String>,
 }
 
-/// A command on a remote host over SSH. Host keys are always verified.
+/// A command on a remote host over SSH: exactly one of `command` or `argv`. Host keys are
+/// always verified.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ssh {
     pub host: String,
     pub port: Option<IntOrTemplate>,
     pub user: Option<String>,
-    pub command: String,
+    /// A command line for the remote login shell, run as written: a value templated into it
+    /// needs `| shquote`, or it runs as shell code.
+    pub command: Option<String>,
+    /// The program and its arguments: labcert quotes each element for the remote shell, so
+    /// each arrives as exactly one argument whatever it holds; an element that renders to a
+    /// list becomes several.
+    pub argv: Option<Vec<String>>,
     /// Private key file path (a template; the key itself never enters the catalog).
     pub identity: Option<String>,
     /// Passphrase of the key: a secret reference (`env:`, `file:`, `command:`) or `{{ secrets.x }}`.

@@ -43,7 +43,8 @@ impl Topology {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
-    /// Catalog file, relative to the catalog root (default: `<id>.yaml`, `.yml` or `.toml`).
+    /// The file that defines this catalog, relative to the catalog root (the directory holding
+    /// this topology's `topologies/`) and inside it; checked, never used to load another file.
     pub file: Option<String>,
     #[serde(default)]
     pub vars: IndexMap<String, Value>,

@@ -93,7 +93,7 @@ pub fn plan_loaded(
     // Unbound inputs are the plan's own `missingRequirements` (after --var and --vars),
     // so the topology-only warning would be stale here.
     let mut topo_diags = Diagnostics::default();
-    analyze::topology::check(&topo, &by_id, &mut topo_diags);
+    analyze::topology::check(&topo, &set.root, &by_id, &mut topo_diags);
     for d in topo_diags.sorted() {
         if d.code != Code::UnboundInput {
             diags.push(d);

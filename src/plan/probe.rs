@@ -129,7 +129,8 @@ impl Spec {
                 f(&mut s.host);
                 port(&mut s.port, f);
                 opt(&mut s.user, f);
-                f(&mut s.command);
+                opt(&mut s.command, f);
+                s.argv.iter_mut().flatten().for_each(&mut *f);
                 opt(&mut s.identity, f);
                 opt(&mut s.passphrase, f);
                 s.jump.iter_mut().for_each(&mut *f);

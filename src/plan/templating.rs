@@ -72,7 +72,7 @@ pub(crate) fn probe(
     if let Some(u) = used {
         out.insert("use".into(), Value::String(u));
     }
-    let spec = if kind == "command" {
+    let spec = if kind == "command" || kind == "ssh" {
         flatten_argv(spec)
     } else {
         spec
@@ -81,8 +81,9 @@ pub(crate) fn probe(
     Ok(Value::Object(out))
 }
 
-/// `argv` elements that render to lists become several arguments, so one probe template
-/// can run commands of different lengths (`argv: [az, "{{ params.args }}", -o, json]`).
+/// `argv` elements (of a `command` or an `ssh` probe) that render to lists become several
+/// arguments, so one probe template can run commands of different lengths
+/// (`argv: [az, "{{ params.args }}", -o, json]`).
 fn flatten_argv(mut spec: Value) -> Value {
     if let Some(Value::Array(argv)) = spec.get_mut("argv") {
         let flat: Vec<Value> = argv

@@ -137,7 +137,11 @@ pub fn request_line(kind: &str, spec: &Value) -> String {
                 u if u.is_empty() => u,
                 u => format!("{u}@"),
             };
-            format!("ssh {user}{}: {}", s("host"), s("command"))
+            let run = match spec["argv"].as_array() {
+                Some(argv) => crate::shell::display_json(argv),
+                None => s("command"),
+            };
+            format!("ssh {user}{}: {run}", s("host"))
         }
         "tcp" => format!("tcp {}:{}", s("host"), s("port")),
         "dns" => format!("dns {} {}", s("type"), s("name")),

@@ -131,11 +131,11 @@ pub(super) fn probe_line(p: &Value) -> String {
                 .get("port")
                 .map(|p| format!(":{}", p.as_str().map(String::from).unwrap_or(p.to_string())))
                 .unwrap_or_default();
-            format!(
-                "ssh {user}{}{port}: {}",
-                s(&spec, "host"),
-                s(&spec, "command")
-            )
+            let run = match spec.get("argv").and_then(Value::as_array) {
+                Some(argv) => crate::shell::display_json(argv),
+                None => s(&spec, "command").to_string(),
+            };
+            format!("ssh {user}{}{port}: {run}", s(&spec, "host"))
         }
         "tcp" => {
             let port = spec

@@ -11,9 +11,10 @@ use super::error::{Reason, fail};
 use crate::model::probe::Ssh;
 use crate::probe::ProbeError;
 
-/// A check: the command and the connection it runs on.
+/// A check: the command line and the connection it runs on.
 pub(super) struct Target {
     pub route: Route,
+    /// What the remote login shell runs: `command` as written, or `argv` quoted word by word.
     pub command: String,
 }
 
@@ -124,8 +125,27 @@ impl Target {
                 pin,
                 known_hosts,
             },
-            command: spec.command.clone(),
+            command: command_line(spec)?,
         })
+    }
+}
+
+/// The line the remote login shell runs. OpenSSH always hands an exec request to the user's
+/// shell (`$SHELL -c LINE`), so `argv` is quoted for it, element by element.
+fn command_line(spec: &Ssh) -> Result<String, ProbeError> {
+    match (&spec.command, &spec.argv) {
+        (Some(line), None) => Ok(line.clone()),
+        (None, Some(argv)) if argv.is_empty() => Err(usage("ssh argv is empty".into())),
+        (None, Some(argv)) => crate::shell::join(argv).map_err(|e| {
+            let i = argv
+                .iter()
+                .position(|a| a.contains('\0'))
+                .unwrap_or_default();
+            usage(format!("ssh argv element {i} {e}"))
+        }),
+        _ => Err(usage(
+            "an ssh probe needs exactly one of `command` or `argv`".into(),
+        )),
     }
 }
 
@@ -218,7 +238,8 @@ mod tests {
             host: host.into(),
             port: None,
             user: Some("ops".into()),
-            command: "true".into(),
+            command: Some("true".into()),
+            argv: None,
             identity: None,
             passphrase: None,
             jump: vec![],
@@ -247,6 +268,36 @@ mod tests {
         for bad in ["@h", "u@", "h:0", "h:x", "[::1", "[::1]x"] {
             assert_eq!(jump(bad).unwrap_err().reason, "usage", "{bad}");
         }
+    }
+
+    #[test]
+    fn argv_is_quoted_word_by_word() {
+        let mut s = spec("h");
+        s.command = None;
+        s.argv = Some(vec!["printf".into(), "[%s]".into(), "a'b; touch x".into()]);
+        assert_eq!(
+            Target::from_spec(&s).unwrap().command,
+            "'printf' '[%s]' 'a'\\''b; touch x'"
+        );
+        s.argv = Some(vec!["echo".into(), "a\0b".into()]);
+        let e = Target::from_spec(&s).err().unwrap();
+        assert_eq!(e.reason, "usage");
+        assert!(
+            e.message.contains("element 1") && e.message.contains("NUL"),
+            "{}",
+            e.message
+        );
+        for (command, argv) in [
+            (None, None),
+            (Some("true".into()), Some(vec!["true".into()])),
+        ] {
+            s.command = command;
+            s.argv = argv;
+            assert_eq!(Target::from_spec(&s).err().unwrap().reason, "usage");
+        }
+        s.command = None;
+        s.argv = Some(vec![]);
+        assert_eq!(Target::from_spec(&s).err().unwrap().reason, "usage");
     }
 
     #[test]

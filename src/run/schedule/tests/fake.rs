@@ -195,7 +195,11 @@ fn scenario(spec: &Spec) -> String {
             .cloned()
             .unwrap_or_default(),
         Spec::Http(h) => h.url.clone(),
-        Spec::Ssh(s) => s.command.clone(),
+        Spec::Ssh(s) => s
+            .command
+            .clone()
+            .or_else(|| s.argv.as_ref().map(|a| a.join(" ")))
+            .unwrap_or_default(),
         other => other.kind().as_str().to_string(),
     }
 }
