@@ -131,25 +131,19 @@ pub(super) fn plan(probes: &Templates, r: &Repair, ctx: &Ctx, raw: &mut RawCache
         }),
         steps,
         settle: r.settle,
-        reruns: r
-            .reruns
-            .iter()
-            .map(|t| {
-                let v = render_lenient(&Value::String(t.clone()), &mctx);
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect(),
-        require: r
-            .require
-            .iter()
-            .map(|t| {
-                let v = render_lenient(&Value::String(t.clone()), &mctx);
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect(),
+        reruns: check_names(&r.reruns, &mctx),
+        require: check_names(&r.require, &mctx),
     }
+}
+
+/// Check references (`group.check`, ids), rendered leniently.
+fn check_names(list: &[String], mctx: &minijinja::Value) -> Vec<String> {
+    list.iter()
+        .map(|t| {
+            let v = render_lenient(&Value::String(t.clone()), mctx);
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .collect()
 }

@@ -109,21 +109,8 @@ impl Secrets {
         self.masked.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Replaces `<secret:name>` placeholders in a rendered probe with the values.
-    /// Err lists the secrets that could not be resolved, with why.
-    pub fn substitute(&self, catalog: &str, v: &Value) -> Result<Value, Vec<String>> {
-        let mut missing = Vec::new();
-        let out = self.walk(catalog, v, &mut missing);
-        if missing.is_empty() {
-            Ok(out)
-        } else {
-            missing.sort();
-            missing.dedup();
-            Err(missing)
-        }
-    }
-
-    /// A probe with every `<secret:name>` placeholder filled in; the secrets it lacks, else.
+    /// A probe with every `<secret:name>` placeholder filled in with its value; else the
+    /// secrets that could not be resolved, with why.
     pub fn substitute_spec(
         &self,
         catalog: &str,
@@ -142,23 +129,6 @@ impl Secrets {
             missing.sort();
             missing.dedup();
             Err(missing)
-        }
-    }
-
-    fn walk(&self, catalog: &str, v: &Value, missing: &mut Vec<String>) -> Value {
-        match v {
-            Value::String(s) if s.contains("<secret:") => {
-                Value::String(self.fill(catalog, s, missing))
-            }
-            Value::Array(a) => {
-                Value::Array(a.iter().map(|x| self.walk(catalog, x, missing)).collect())
-            }
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .map(|(k, x)| (k.clone(), self.walk(catalog, x, missing)))
-                    .collect(),
-            ),
-            other => other.clone(),
         }
     }
 
@@ -528,6 +498,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// An HTTP probe sending `auth` as its Authorization header.
+    fn http(auth: &str) -> crate::plan::Spec {
+        let v = json!({"url": "https://h/", "headers": {"Authorization": auth}});
+        crate::plan::Spec::from_json(crate::plan::Kind::Http, v).unwrap()
+    }
+
     #[test]
     fn a_secret_too_short_to_mask_is_refused() {
         // SAFETY: tests in this module are the only readers of this variable.
@@ -538,7 +514,7 @@ mod tests {
             "env:LABCERT_TEST_SECRET_SHORT".into(),
         )]);
         let err = s
-            .substitute("c", &json!("<secret:t>"))
+            .substitute_spec("c", &http("<secret:t>"))
             .unwrap_err()
             .join("; ");
         assert!(err.contains("shorter than 4 characters"), "{err}");
@@ -561,11 +537,14 @@ mod tests {
             ),
         ]);
         let v = s
-            .substitute("pve", &json!({"h": "PVEAPIToken=<secret:token>"}))
+            .substitute_spec("pve", &http("PVEAPIToken=<secret:token>"))
             .unwrap();
-        assert_eq!(v["h"], "PVEAPIToken=s3cr3t-value");
+        assert_eq!(
+            v.to_json()["headers"]["Authorization"],
+            "PVEAPIToken=s3cr3t-value"
+        );
         let err = s
-            .substitute("pve", &json!(["<secret:gone>"]))
+            .substitute_spec("pve", &http("<secret:gone>"))
             .unwrap_err()
             .join("; ");
         assert!(
