@@ -824,6 +824,15 @@ fn planned(
         }
     }
     for (i, v) in expect.into_iter().enumerate() {
+        // Written without a template: the definition's own, compiled once for every instance.
+        if v == expects[i] {
+            let c = raw
+                .compiled
+                .entry((d, i))
+                .or_insert_with(|| Expectation::compile(k.expect[i].clone()));
+            p.expect.push(c.clone());
+            continue;
+        }
         match serde_json::from_value::<Expect>(v) {
             Ok(e) => p.expect.push(Expectation::compile(e)),
             // A placeholder where a number or a table goes: the run renders it properly.
@@ -842,7 +851,18 @@ fn planned(
     }
     p.capture = capture
         .into_iter()
-        .map(|(name, q)| (name, Query::compile(&query_text(&q))))
+        .map(|(name, q)| {
+            let text = query_text(&q);
+            let query = match k.capture.get(&name) {
+                Some(raw_q) if *raw_q == text => raw
+                    .queries
+                    .entry((d, name.clone()))
+                    .or_insert_with(|| Query::compile(&text))
+                    .clone(),
+                _ => Query::compile(&text),
+            };
+            (name, query)
+        })
         .collect();
     if let Some(r) = &k.repair {
         p.repair = Some(super::repair::plan(&m.probes, r, ctx, raw));

@@ -108,6 +108,10 @@ pub(crate) struct RawCache {
     /// Keyed by the address of the probe or template they come from (alive for the whole build).
     specs: std::collections::HashMap<usize, (&'static str, Value)>,
     pub(crate) expects: std::collections::HashMap<DefId, Vec<Value>>,
+    /// A definition's expectations and capture queries that hold no template, compiled
+    /// once for all its instances.
+    pub(crate) compiled: std::collections::HashMap<(DefId, usize), crate::judge::Expectation>,
+    pub(crate) queries: std::collections::HashMap<(DefId, String), crate::judge::Query>,
 }
 
 impl RawCache {
