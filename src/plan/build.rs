@@ -792,7 +792,7 @@ fn planned(
                         format!("{}: {}", p.id, why.1),
                     ));
                 }
-                expect.push(v);
+                expect.push((i, v));
             }
             Err(err) => fail(format!("{base}/expect/{i}"), err),
         }
@@ -809,7 +809,7 @@ fn planned(
     // What still holds values only the run knows is rendered again then.
     p.waits = rendered
         .iter()
-        .chain(&expect)
+        .chain(expect.iter().map(|(_, v)| v))
         .chain(capture.values())
         .any(waits);
     if let Some(v) = rendered {
@@ -823,7 +823,8 @@ fn planned(
             )),
         }
     }
-    for (i, v) in expect.into_iter().enumerate() {
+    // `i` is the expectation's place in the catalog (one that failed to render is missing).
+    for (i, v) in expect {
         // Written without a template: the definition's own, compiled once for every instance.
         if v == expects[i] {
             let c = raw
